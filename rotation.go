@@ -1,0 +1,520 @@
+package rotation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+)
+
+// Client is the part of the Secrets Manager API a Handler uses. The method
+// signatures are exactly those of *secretsmanager.Client, which satisfies
+// it, as does rotationtest.Fake.
+type Client interface {
+	DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error)
+	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+	PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error)
+	UpdateSecretVersionStage(ctx context.Context, in *secretsmanager.UpdateSecretVersionStageInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.UpdateSecretVersionStageOutput, error)
+}
+
+// Rotator is the service-specific part of a rotation: what a user writes.
+// The Handler calls it at the right step with values already read and
+// checked; it never touches labels. Every method may be called more than
+// once for the same rotation (the service retries whole rotations, and two
+// invocations can overlap), so each must be safe to repeat, as its doc says.
+// Implementations must be safe for concurrent use and keep no state between
+// calls beyond what their target service holds.
+type Rotator interface {
+	// Create returns the value to store as AWSPENDING, made from the
+	// current one. It is called only while no pending value is stored; the
+	// Handler never calls it again once one is. It must not change the
+	// target service's credentials in a way clients would notice. If its
+	// result is lost (the write fails, or an overlapping invocation stored
+	// its own first) it can be called again for the same version; a
+	// Rotator that mints credentials at a provider must tolerate that
+	// (clean up orphans later).
+	Create(ctx context.Context, req *CreateRequest) (*CreateResponse, error)
+
+	// Set makes the target service accept the pending value. It must be
+	// idempotent: when the pending value already works it must succeed
+	// without changing anything. It must not revoke or break the current
+	// credential unless the strategy promises no more than that (single
+	// user).
+	Set(ctx context.Context, req *SetRequest) (*SetResponse, error)
+
+	// Test proves that the pending value works against the target service.
+	// It must not change anything. It is also called alone, on a copy of
+	// the current value, when rotation is configured with
+	// RotateImmediately=false.
+	Test(ctx context.Context, req *TestRequest) (*TestResponse, error)
+}
+
+// Finisher is implemented by a Rotator that has work to do after
+// AWSCURRENT has moved to the new version, such as revoking credentials
+// older than AWSPREVIOUS. Finish is called after the label move, and again
+// on every replay of finishSecret for a version that is already current,
+// since a crash may come between the move and the hook; it must be
+// idempotent.
+type Finisher interface {
+	Finish(ctx context.Context, req *FinishRequest) (*FinishResponse, error)
+}
+
+// CreateRequest is the input to Rotator.Create.
+type CreateRequest struct {
+	SecretARN string
+	VersionID string  // the new version: the event's ClientRequestToken
+	Current   *Secret // the AWSCURRENT value
+}
+
+// CreateResponse is the output of Rotator.Create.
+type CreateResponse struct {
+	// Pending is the value to store as AWSPENDING. Current.With is the
+	// usual way to build it, keeping fields the Rotator does not know.
+	Pending *Secret
+}
+
+// SetRequest is the input to Rotator.Set.
+type SetRequest struct {
+	SecretARN string
+	VersionID string
+	Pending   *Secret // the AWSPENDING value of this version
+	values    *lazyValues
+}
+
+// Current returns the AWSCURRENT value, read on first use.
+func (r *SetRequest) Current(ctx context.Context) (*Secret, error) {
+	return r.values.get(ctx, StageCurrent)
+}
+
+// Previous returns the AWSPREVIOUS value, read on first use. It returns
+// (nil, nil) when the secret has no AWSPREVIOUS version.
+func (r *SetRequest) Previous(ctx context.Context) (*Secret, error) {
+	return r.values.get(ctx, StagePrevious)
+}
+
+// SetResponse is the output of Rotator.Set.
+type SetResponse struct{}
+
+// TestRequest is the input to Rotator.Test.
+type TestRequest struct {
+	SecretARN string
+	VersionID string
+	Pending   *Secret // the value to test
+	values    *lazyValues
+}
+
+// Current returns the AWSCURRENT value, read on first use.
+func (r *TestRequest) Current(ctx context.Context) (*Secret, error) {
+	return r.values.get(ctx, StageCurrent)
+}
+
+// TestResponse is the output of Rotator.Test.
+type TestResponse struct{}
+
+// FinishRequest is the input to Finisher.Finish.
+type FinishRequest struct {
+	SecretARN string
+	VersionID string // now AWSCURRENT
+	values    *lazyValues
+}
+
+// Current returns the new AWSCURRENT value, read on first use.
+func (r *FinishRequest) Current(ctx context.Context) (*Secret, error) {
+	return r.values.get(ctx, StageCurrent)
+}
+
+// Previous returns the AWSPREVIOUS value (the one just replaced), read on
+// first use, or (nil, nil) if there is none.
+func (r *FinishRequest) Previous(ctx context.Context) (*Secret, error) {
+	return r.values.get(ctx, StagePrevious)
+}
+
+// FinishResponse is the output of Finisher.Finish.
+type FinishResponse struct{}
+
+// Options configure a Handler.
+type Options struct {
+	// Logger receives one record per step: step, secret ARN, version,
+	// duration and outcome. Never a secret value or the RotationToken.
+	// Nil discards.
+	Logger *slog.Logger
+	// Now is the clock used to time steps. Nil means time.Now.
+	Now func() time.Time
+}
+
+// Handler runs rotation steps for Secrets Manager: it owns the event
+// validation, the version and label bookkeeping and the idempotency rules,
+// and calls a Rotator for the service-specific work. Build one in main and
+// give its Handle method to lambda.Start. It holds no per-invocation state
+// and is safe for concurrent use.
+type Handler struct {
+	client  Client
+	rotator Rotator
+	logger  *slog.Logger
+	now     func() time.Time
+}
+
+// New returns a Handler that rotates with r, talking to Secrets Manager
+// through client.
+func New(client Client, r Rotator, optFns ...func(*Options)) (*Handler, error) {
+	if client == nil {
+		return nil, errors.New("rotation.New: client is nil")
+	}
+	if r == nil {
+		return nil, errors.New("rotation.New: rotator is nil")
+	}
+	var o Options
+	for _, fn := range optFns {
+		fn(&o)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Handler{client: client, rotator: r, logger: o.Logger, now: o.Now}, nil
+}
+
+// event is a validated rotation event.
+type event struct {
+	step          Step
+	secretID      string
+	versionID     string
+	rotationToken string
+}
+
+// parseEvent validates ev. Error messages never include the RotationToken.
+func parseEvent(ev events.SecretsManagerSecretRotationEvent) (event, error) {
+	step, err := ParseStep(ev.Step)
+	if err != nil {
+		return event{}, err
+	}
+	if ev.SecretID == "" {
+		return event{}, fmt.Errorf("%w: SecretId is empty", ErrInvalidEvent)
+	}
+	if len(ev.SecretID) > 2048 {
+		return event{}, fmt.Errorf("%w: SecretId is longer than 2048 characters", ErrInvalidEvent)
+	}
+	if n := len(ev.ClientRequestToken); n == 0 {
+		return event{}, fmt.Errorf("%w: ClientRequestToken is empty", ErrInvalidEvent)
+	} else if n < 32 || n > 64 {
+		return event{}, fmt.Errorf("%w: ClientRequestToken has %d characters, want 32 to 64", ErrInvalidEvent, n)
+	}
+	for _, c := range ev.ClientRequestToken {
+		if c < 0x21 || c > 0x7e {
+			return event{}, fmt.Errorf("%w: ClientRequestToken contains a character that is not printable ASCII", ErrInvalidEvent)
+		}
+	}
+	if t := ev.RotationToken; t != "" {
+		if len(t) < 36 || len(t) > 256 {
+			return event{}, fmt.Errorf("%w: RotationToken has %d characters, want 36 to 256", ErrInvalidEvent, len(t))
+		}
+		for _, c := range t {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return event{}, fmt.Errorf("%w: RotationToken contains a character outside [a-zA-Z0-9-]", ErrInvalidEvent)
+			}
+		}
+	}
+	return event{step: step, secretID: ev.SecretID, versionID: ev.ClientRequestToken, rotationToken: ev.RotationToken}, nil
+}
+
+// outcome says what a step did, for the log.
+type outcome string
+
+const (
+	outcomeDone    outcome = "done"
+	outcomeNoop    outcome = "already-current"
+	outcomeReused  outcome = "pending-exists"
+	outcomeFailure outcome = "failed"
+)
+
+// Handle runs one rotation step. Its signature is what lambda.Start
+// expects. The returned error, if any, is a *StepError.
+func (h *Handler) Handle(ctx context.Context, ev events.SecretsManagerSecretRotationEvent) error {
+	start := h.now()
+	e, err := parseEvent(ev)
+	if err != nil {
+		serr := &StepError{Step: Step(""), SecretARN: truncate(ev.SecretID, 2048), VersionID: truncate(ev.ClientRequestToken, 64), Err: err}
+		if s, perr := ParseStep(ev.Step); perr == nil {
+			serr.Step = s
+		}
+		h.logger.LogAttrs(ctx, slog.LevelError, "rotation step rejected",
+			slog.String("step", string(serr.Step)),
+			slog.String("secret", serr.SecretARN),
+			slog.String("version", serr.VersionID),
+			slog.String("error", err.Error()))
+		return serr
+	}
+	var out outcome
+	switch e.step {
+	case StepCreate:
+		out, err = h.create(ctx, e)
+	case StepSet:
+		out, err = h.set(ctx, e)
+	case StepTest:
+		out, err = h.test(ctx, e)
+	case StepFinish:
+		out, err = h.finish(ctx, e)
+	}
+	attrs := []slog.Attr{
+		slog.String("step", string(e.step)),
+		slog.String("secret", e.secretID),
+		slog.String("version", e.versionID),
+		slog.Duration("duration", h.now().Sub(start)),
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("outcome", string(outcomeFailure)), slog.String("error", err.Error()))
+		h.logger.LogAttrs(ctx, slog.LevelError, "rotation step", attrs...)
+		return &StepError{Step: e.step, SecretARN: e.secretID, VersionID: e.versionID, Err: err}
+	}
+	attrs = append(attrs, slog.String("outcome", string(out)))
+	h.logger.LogAttrs(ctx, slog.LevelInfo, "rotation step", attrs...)
+	return nil
+}
+
+// describe reads the secret's metadata and checks that rotation is enabled
+// and that the event's version is staged. It reports whether the version
+// is already AWSCURRENT.
+func (h *Handler) describe(ctx context.Context, e event) (Versions, bool, error) {
+	d, err := h.client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(e.secretID)})
+	if err != nil {
+		return nil, false, fmt.Errorf("DescribeSecret: %w", err)
+	}
+	if d.RotationEnabled == nil || !*d.RotationEnabled {
+		return nil, false, ErrRotationDisabled
+	}
+	v := Versions(d.VersionIdsToStages)
+	if !v.Exists(e.versionID) {
+		return nil, false, fmt.Errorf("%w: the secret has no version %q", ErrVersionNotFound, e.versionID)
+	}
+	if v.Has(e.versionID, StageCurrent) {
+		return v, true, nil
+	}
+	if !v.Has(e.versionID, StagePending) {
+		return nil, false, fmt.Errorf("%w: version %q", ErrNotPending, e.versionID)
+	}
+	return v, false, nil
+}
+
+// isNotFound reports whether err is Secrets Manager's ResourceNotFoundException.
+func isNotFound(err error) bool {
+	var nf *types.ResourceNotFoundException
+	return errors.As(err, &nf)
+}
+
+// getValue reads one version's value. Exactly one of versionID and stage
+// is set.
+func (h *Handler) getValue(ctx context.Context, secretID, versionID string, stage Stage) (*Secret, error) {
+	in := &secretsmanager.GetSecretValueInput{SecretId: aws.String(secretID)}
+	what := ""
+	if versionID != "" {
+		in.VersionId = aws.String(versionID)
+		what = "version " + versionID
+	} else {
+		in.VersionStage = aws.String(string(stage))
+		what = string(stage)
+	}
+	out, err := h.client.GetSecretValue(ctx, in)
+	if err != nil {
+		return nil, fmt.Errorf("GetSecretValue %s: %w", what, err)
+	}
+	return secretFrom(out)
+}
+
+func secretFrom(out *secretsmanager.GetSecretValueOutput) (*Secret, error) {
+	var s *Secret
+	switch {
+	case out.SecretString != nil:
+		s = NewString(*out.SecretString)
+	case out.SecretBinary != nil:
+		s = NewBinary(out.SecretBinary)
+	default:
+		return nil, fmt.Errorf("%w: version %s has no value", ErrInvalidSecret, aws.ToString(out.VersionId))
+	}
+	return s.withVersion(aws.ToString(out.VersionId), out.VersionStages), nil
+}
+
+// create stores the pending value unless one is stored already.
+func (h *Handler) create(ctx context.Context, e event) (outcome, error) {
+	_, current, err := h.describe(ctx, e)
+	if err != nil {
+		return "", err
+	}
+	if current {
+		return outcomeNoop, nil
+	}
+	// A pending value stored by an earlier attempt is reused, never
+	// regenerated: a retried createSecret must not change it.
+	if _, err := h.getValue(ctx, e.secretID, e.versionID, ""); err == nil {
+		return outcomeReused, nil
+	} else if !isNotFound(err) {
+		return "", err
+	}
+	cur, err := h.getValue(ctx, e.secretID, "", StageCurrent)
+	if err != nil {
+		if isNotFound(err) {
+			return "", fmt.Errorf("%w: %v", ErrNoCurrent, err)
+		}
+		return "", err
+	}
+	resp, err := h.rotator.Create(ctx, &CreateRequest{SecretARN: e.secretID, VersionID: e.versionID, Current: cur})
+	if err != nil {
+		return "", fmt.Errorf("create pending value: %w", err)
+	}
+	if resp == nil || resp.Pending == nil {
+		return "", errors.New("create pending value: Rotator.Create returned no pending value")
+	}
+	in := &secretsmanager.PutSecretValueInput{
+		SecretId:           aws.String(e.secretID),
+		ClientRequestToken: aws.String(e.versionID),
+		VersionStages:      []string{string(StagePending)},
+	}
+	if e.rotationToken != "" {
+		in.RotationToken = aws.String(e.rotationToken)
+	}
+	if str, ok := resp.Pending.SecretString(); ok {
+		in.SecretString = aws.String(str)
+	} else {
+		in.SecretBinary = resp.Pending.SecretBinary()
+	}
+	if len(in.SecretBinary) == 0 && in.SecretString != nil && *in.SecretString == "" {
+		return "", fmt.Errorf("create pending value: %w: Rotator.Create returned an empty value", ErrInvalidSecret)
+	}
+	if _, err := h.client.PutSecretValue(ctx, in); err != nil {
+		var exists *types.ResourceExistsException
+		if errors.As(err, &exists) {
+			// An overlapping invocation stored its value first. Ours was
+			// never stored; the stored one is the pending value.
+			if _, gerr := h.getValue(ctx, e.secretID, e.versionID, ""); gerr == nil {
+				return outcomeReused, nil
+			}
+		}
+		return "", fmt.Errorf("PutSecretValue: %w", err)
+	}
+	return outcomeDone, nil
+}
+
+// pending reads the event's version and checks its labels, saving a
+// DescribeSecret call: GetSecretValue reports the version's stages.
+func (h *Handler) pending(ctx context.Context, e event) (*Secret, bool, error) {
+	p, err := h.getValue(ctx, e.secretID, e.versionID, "")
+	if err != nil {
+		if isNotFound(err) {
+			return nil, false, fmt.Errorf("%w: version %q of the secret does not exist or has no value yet (createSecret has not stored it): %v", ErrVersionNotFound, e.versionID, err)
+		}
+		return nil, false, err
+	}
+	v := Versions{p.versionID: p.stages}
+	if v.Has(e.versionID, StageCurrent) {
+		return p, true, nil
+	}
+	if !v.Has(e.versionID, StagePending) {
+		return nil, false, fmt.Errorf("%w: version %q", ErrNotPending, e.versionID)
+	}
+	return p, false, nil
+}
+
+func (h *Handler) set(ctx context.Context, e event) (outcome, error) {
+	p, current, err := h.pending(ctx, e)
+	if err != nil {
+		return "", err
+	}
+	if current {
+		return outcomeNoop, nil
+	}
+	req := &SetRequest{SecretARN: e.secretID, VersionID: e.versionID, Pending: p, values: h.lazy(e)}
+	if _, err := h.rotator.Set(ctx, req); err != nil {
+		return "", fmt.Errorf("set pending value: %w", err)
+	}
+	return outcomeDone, nil
+}
+
+func (h *Handler) test(ctx context.Context, e event) (outcome, error) {
+	p, current, err := h.pending(ctx, e)
+	if err != nil {
+		return "", err
+	}
+	if current {
+		return outcomeNoop, nil
+	}
+	req := &TestRequest{SecretARN: e.secretID, VersionID: e.versionID, Pending: p, values: h.lazy(e)}
+	if _, err := h.rotator.Test(ctx, req); err != nil {
+		return "", fmt.Errorf("%w: %w", ErrTestFailed, err)
+	}
+	return outcomeDone, nil
+}
+
+// finish moves AWSCURRENT to the event's version, taking it from the
+// version that actually holds it. It never touches AWSPENDING: the service
+// removes it once the rotation has succeeded.
+func (h *Handler) finish(ctx context.Context, e event) (outcome, error) {
+	v, current, err := h.describe(ctx, e)
+	if err != nil {
+		return "", err
+	}
+	out := outcomeNoop
+	if !current {
+		in := &secretsmanager.UpdateSecretVersionStageInput{
+			SecretId:        aws.String(e.secretID),
+			VersionStage:    aws.String(string(StageCurrent)),
+			MoveToVersionId: aws.String(e.versionID),
+		}
+		if holder, ok := v.Holder(StageCurrent); ok {
+			in.RemoveFromVersionId = aws.String(holder)
+		}
+		if _, err := h.client.UpdateSecretVersionStage(ctx, in); err != nil {
+			return "", fmt.Errorf("UpdateSecretVersionStage: %w", err)
+		}
+		out = outcomeDone
+	}
+	if f, ok := h.rotator.(Finisher); ok {
+		if _, err := f.Finish(ctx, &FinishRequest{SecretARN: e.secretID, VersionID: e.versionID, values: h.lazy(e)}); err != nil {
+			return "", fmt.Errorf("finish hook: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// lazyValues reads labelled values on first use, once per step.
+type lazyValues struct {
+	h      *Handler
+	secret string
+	mu     sync.Mutex
+	cache  map[Stage]*Secret
+}
+
+func (h *Handler) lazy(e event) *lazyValues {
+	return &lazyValues{h: h, secret: e.secretID, cache: map[Stage]*Secret{}}
+}
+
+func (l *lazyValues) get(ctx context.Context, stage Stage) (*Secret, error) {
+	if l == nil {
+		return nil, errors.New("rotation: request was not built by a Handler")
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if s, ok := l.cache[stage]; ok {
+		return s, nil
+	}
+	s, err := l.h.getValue(ctx, l.secret, "", stage)
+	if err != nil {
+		if stage == StagePrevious && isNotFound(err) {
+			l.cache[stage] = nil
+			return nil, nil
+		}
+		if stage == StageCurrent && isNotFound(err) {
+			return nil, fmt.Errorf("%w: %v", ErrNoCurrent, err)
+		}
+		return nil, err
+	}
+	l.cache[stage] = s
+	return s, nil
+}

@@ -1,0 +1,501 @@
+package rotationtest
+
+import (
+	"crypto/rand"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The staging labels the fake gives meaning to.
+const (
+	stageCurrent  = "AWSCURRENT"
+	stagePending  = "AWSPENDING"
+	stagePrevious = "AWSPREVIOUS"
+)
+
+// Limits Secrets Manager enforces, as the fake enforces them.
+const (
+	maxSecretSize         = 65536 // bytes of SecretString or SecretBinary
+	maxStagesPerVersion   = 20
+	maxDeprecatedVersions = 100
+)
+
+// Secret is the fake's record of one secret. It is plain data: tests build
+// one to seed the fake with Fake.Seed and read copies back with Fake.Secret
+// and Fake.Secrets. Zero times and nil pointers mean "unset"; the fake omits
+// unset fields from its responses as AWS does.
+type Secret struct {
+	ARN         string
+	Name        string
+	Description string
+	KmsKeyID    string
+	Tags        map[string]string
+
+	CreatedDate      time.Time
+	LastChangedDate  time.Time
+	LastAccessedDate time.Time // day granularity, as AWS reports it
+	LastRotatedDate  time.Time
+	NextRotationDate time.Time
+	DeletedDate      time.Time // when deletion was requested; zero if not
+	DeletionDate     time.Time // when the secret will be purged
+
+	// RotationEnabled is nil if rotation was never configured.
+	RotationEnabled   *bool
+	RotationLambdaARN string
+	RotationRules     *RotationRules
+
+	// Versions in creation order, deprecated ones included.
+	Versions []Version
+}
+
+// RotationRules is the plain-data form of the API's RotationRulesType.
+// Zero values mean unset.
+type RotationRules struct {
+	AutomaticallyAfterDays int64
+	ScheduleExpression     string
+	Duration               string
+}
+
+// Version is one version of a secret.
+type Version struct {
+	ID           string
+	SecretString *string // nil for binary secrets and for the placeholder
+	SecretBinary []byte
+	Stages       []string // a version with no stages is deprecated
+	CreatedDate  time.Time
+	LastAccessed time.Time
+	// RotationToken is the token the PutSecretValue that wrote the value
+	// carried, if any. It is sensitive; the fake never logs it.
+	RotationToken string
+}
+
+// Placeholder reports whether v is a version with no value: the one
+// RotateSecret creates before invoking createSecret.
+func (v Version) Placeholder() bool { return v.SecretString == nil && v.SecretBinary == nil }
+
+// Deprecated reports whether v has no staging labels.
+func (v Version) Deprecated() bool { return len(v.Stages) == 0 }
+
+// HasStage reports whether v carries stage.
+func (v Version) HasStage(stage string) bool { return slices.Contains(v.Stages, stage) }
+
+// Version returns the version with id, and whether it exists.
+func (s Secret) Version(id string) (Version, bool) {
+	for _, v := range s.Versions {
+		if v.ID == id {
+			return v, true
+		}
+	}
+	return Version{}, false
+}
+
+// Staged returns the version carrying stage, and whether one does.
+func (s Secret) Staged(stage string) (Version, bool) {
+	for _, v := range s.Versions {
+		if v.HasStage(stage) {
+			return v, true
+		}
+	}
+	return Version{}, false
+}
+
+// Labels returns the non-deprecated versions' labels keyed by version id,
+// as DescribeSecret's VersionIdsToStages reports them.
+func (s Secret) Labels() map[string][]string {
+	m := map[string][]string{}
+	for _, v := range s.Versions {
+		if !v.Deprecated() {
+			m[v.ID] = slices.Clone(v.Stages)
+		}
+	}
+	return m
+}
+
+func (s Secret) clone() Secret {
+	c := s
+	if s.Tags != nil {
+		c.Tags = make(map[string]string, len(s.Tags))
+		for k, v := range s.Tags {
+			c.Tags[k] = v
+		}
+	}
+	if s.RotationEnabled != nil {
+		b := *s.RotationEnabled
+		c.RotationEnabled = &b
+	}
+	if s.RotationRules != nil {
+		r := *s.RotationRules
+		c.RotationRules = &r
+	}
+	c.Versions = make([]Version, len(s.Versions))
+	for i, v := range s.Versions {
+		c.Versions[i] = v.clone()
+	}
+	return c
+}
+
+func (v Version) clone() Version {
+	c := v
+	if v.SecretString != nil {
+		s := *v.SecretString
+		c.SecretString = &s
+	}
+	c.SecretBinary = slices.Clone(v.SecretBinary)
+	c.Stages = slices.Clone(v.Stages)
+	return c
+}
+
+// Clock tells the fake the time. ManualClock lets a test control it.
+type Clock interface {
+	Now() time.Time
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now().UTC() }
+
+// ManualClock is a Clock that moves only when told to. It is safe for
+// concurrent use. The zero value starts at the zero time; use NewManualClock.
+type ManualClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewManualClock returns a clock stopped at t.
+func NewManualClock(t time.Time) *ManualClock { return &ManualClock{now: t.UTC()} }
+
+// Now returns the clock's time.
+func (c *ManualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock forward by d and returns the new time.
+func (c *ManualClock) Advance(d time.Duration) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	return c.now
+}
+
+// Set moves the clock to t.
+func (c *ManualClock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t.UTC()
+}
+
+// Options configure a Fake. The zero value is usable.
+type Options struct {
+	Region    string // default "us-east-1"
+	AccountID string // default "123456789012"
+	Clock     Clock  // default: the system clock, in UTC
+
+	// Invoker runs rotation functions. Nil means no function can be
+	// invoked: RotateSecret fails with AccessDeniedException.
+	Invoker Invoker
+
+	// StrictRotationToken makes a rotation fail, as AWS does for
+	// assumed-role and cross-account rotation, when the pending version
+	// was not written by a PutSecretValue carrying the RotationToken the
+	// service sent. AWS enforces it only in those set-ups, so it is off by
+	// default; the conformance suite turns it on.
+	StrictRotationToken bool
+
+	// RotationAttempts is how many times one rotation is attempted in all
+	// before the fake gives up on it (the service retries the whole
+	// rotation several times; the real count is not published). Default 3.
+	RotationAttempts int
+
+	// RetryBackoff is slept between attempts (on the real clock). Default 0.
+	RetryBackoff time.Duration
+
+	// StepTimeout bounds each invocation, like a Lambda timeout.
+	// Default 30 s, the Lambda default.
+	StepTimeout time.Duration
+}
+
+// Fake is an in-memory AWS Secrets Manager. Its methods have the exact
+// signatures of *secretsmanager.Client's, so it satisfies any narrow
+// interface written for the real client; the functional options are
+// ignored. It is safe for concurrent use.
+type Fake struct {
+	opts  Options
+	clock Clock
+
+	mu      sync.Mutex
+	secrets []*Secret // creation order
+	events  []Event
+	calls   map[string]int
+
+	// rotations in flight, by secret ARN
+	inflight  map[string]*Rotation
+	rotations []*Rotation
+	wg        sync.WaitGroup
+}
+
+// New returns an empty fake.
+func New(opts Options) *Fake {
+	if opts.Region == "" {
+		opts.Region = "us-east-1"
+	}
+	if opts.AccountID == "" {
+		opts.AccountID = "123456789012"
+	}
+	if opts.RotationAttempts <= 0 {
+		opts.RotationAttempts = 3
+	}
+	if opts.StepTimeout <= 0 {
+		opts.StepTimeout = 30 * time.Second
+	}
+	clock := opts.Clock
+	if clock == nil {
+		clock = realClock{}
+	}
+	return &Fake{
+		opts:     opts,
+		clock:    clock,
+		calls:    map[string]int{},
+		inflight: map[string]*Rotation{},
+	}
+}
+
+// Region returns the region the fake's ARNs name.
+func (f *Fake) Region() string { return f.opts.Region }
+
+// AccountID returns the account the fake's ARNs name.
+func (f *Fake) AccountID() string { return f.opts.AccountID }
+
+func (f *Fake) now() time.Time { return f.clock.Now().UTC() }
+
+// Seed adds s to the fake, or replaces the secret with the same name. An
+// empty ARN is filled in; zero created dates are set to now. It is meant
+// for tests that need a state the API cannot reach directly.
+func (f *Fake) Seed(s Secret) error {
+	if s.Name == "" {
+		return fmt.Errorf("rotationtest: Seed: secret has no Name")
+	}
+	c := s.clone()
+	now := f.now()
+	if c.ARN == "" {
+		c.ARN = f.newARN(c.Name)
+	}
+	if c.CreatedDate.IsZero() {
+		c.CreatedDate = now
+	}
+	for i := range c.Versions {
+		if c.Versions[i].ID == "" {
+			return fmt.Errorf("rotationtest: Seed: version %d of %q has no ID", i, s.Name)
+		}
+		if c.Versions[i].CreatedDate.IsZero() {
+			c.Versions[i].CreatedDate = now
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, old := range f.secrets {
+		if old.Name == c.Name {
+			f.secrets[i] = &c
+			return nil
+		}
+	}
+	f.secrets = append(f.secrets, &c)
+	return nil
+}
+
+// Secret returns a copy of the secret named by id (name or ARN, deleted
+// secrets included), and whether it exists.
+func (f *Fake) Secret(id string) (Secret, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := f.lookup(id)
+	if s == nil {
+		return Secret{}, false
+	}
+	return s.clone(), true
+}
+
+// Secrets returns copies of every secret, sorted by name.
+func (f *Fake) Secrets() []Secret {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]Secret, 0, len(f.secrets))
+	for _, s := range f.secrets {
+		out = append(out, s.clone())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Calls returns how many times each operation has been called (for
+// example "PutSecretValue"), over every path: in memory and over HTTP.
+func (f *Fake) Calls() map[string]int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	m := make(map[string]int, len(f.calls))
+	for k, v := range f.calls {
+		m[k] = v
+	}
+	return m
+}
+
+// TotalCalls returns the number of API calls made so far, summed over
+// operations.
+func (f *Fake) TotalCalls() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, v := range f.calls {
+		n += v
+	}
+	return n
+}
+
+// ResetCalls zeroes the call counters.
+func (f *Fake) ResetCalls() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = map[string]int{}
+}
+
+// count records a call; the caller holds f.mu.
+func (f *Fake) count(op string) { f.calls[op]++ }
+
+// lookup finds a secret by name, full ARN or partial ARN (the ARN without
+// its 6-character suffix). The caller holds f.mu.
+func (f *Fake) lookup(id string) *Secret {
+	if id == "" {
+		return nil
+	}
+	for _, s := range f.secrets {
+		if s.Name == id || s.ARN == id {
+			return s
+		}
+	}
+	if strings.HasPrefix(id, "arn:") {
+		for _, s := range f.secrets {
+			if len(s.ARN) > 7 && s.ARN[:len(s.ARN)-7] == id {
+				return s
+			}
+		}
+	}
+	return nil
+}
+
+const arnSuffixAlphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+func (f *Fake) newARN(name string) string {
+	var b [6]byte
+	for i := range b {
+		b[i] = arnSuffixAlphabet[randIndex(len(arnSuffixAlphabet))]
+	}
+	return fmt.Sprintf("arn:aws:secretsmanager:%s:%s:secret:%s-%s", f.opts.Region, f.opts.AccountID, name, b[:])
+}
+
+// randIndex returns a uniform index in [0, n) from crypto/rand, n <= 256.
+func randIndex(n int) int {
+	limit := 256 - 256%n
+	var b [1]byte
+	for {
+		if _, err := rand.Read(b[:]); err != nil {
+			panic("rotationtest: crypto/rand failed: " + err.Error())
+		}
+		if int(b[0]) < limit {
+			return int(b[0]) % n
+		}
+	}
+}
+
+// newUUID returns a random version-4 UUID string.
+func newUUID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("rotationtest: crypto/rand failed: " + err.Error())
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// version returns a pointer to s's version id, or nil.
+func (s *Secret) version(id string) *Version {
+	for i := range s.Versions {
+		if s.Versions[i].ID == id {
+			return &s.Versions[i]
+		}
+	}
+	return nil
+}
+
+// staged returns a pointer to the version carrying stage, or nil.
+func (s *Secret) staged(stage string) *Version {
+	for i := range s.Versions {
+		if s.Versions[i].HasStage(stage) {
+			return &s.Versions[i]
+		}
+	}
+	return nil
+}
+
+func (v *Version) removeStage(stage string) {
+	v.Stages = slices.DeleteFunc(v.Stages, func(s string) bool { return s == stage })
+}
+
+func (v *Version) addStage(stage string) {
+	if !v.HasStage(stage) {
+		v.Stages = append(v.Stages, stage)
+	}
+}
+
+// attach puts stage on version id, removing it from wherever it was. When
+// AWSCURRENT moves, AWSPREVIOUS moves to the version it left. It returns
+// whether AWSPENDING was taken off another version as a side effect of a
+// move of AWSCURRENT (see abandon).
+func (s *Secret) attach(id, stage string) {
+	target := s.version(id)
+	if target == nil || target.HasStage(stage) {
+		return
+	}
+	var left *Version
+	for i := range s.Versions {
+		v := &s.Versions[i]
+		if v.ID != id && v.HasStage(stage) {
+			v.removeStage(stage)
+			left = v
+		}
+	}
+	target.addStage(stage)
+	if stage == stageCurrent && left != nil {
+		for i := range s.Versions {
+			s.Versions[i].removeStage(stagePrevious)
+		}
+		left.addStage(stagePrevious)
+	}
+}
+
+// prune deletes the oldest deprecated versions beyond the limit, never ones
+// younger than 24 hours.
+func (s *Secret) prune(now time.Time) {
+	n := 0
+	for _, v := range s.Versions {
+		if v.Deprecated() {
+			n++
+		}
+	}
+	for i := 0; i < len(s.Versions) && n > maxDeprecatedVersions; {
+		v := s.Versions[i]
+		if v.Deprecated() && now.Sub(v.CreatedDate) >= 24*time.Hour {
+			s.Versions = slices.Delete(s.Versions, i, i+1)
+			n--
+			continue
+		}
+		i++
+	}
+}
+
+func (s *Secret) deleted() bool { return !s.DeletedDate.IsZero() }

@@ -1,0 +1,753 @@
+package rotationtest
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/rotationkit/rotation"
+)
+
+// ptrTime returns &t, or nil for the zero time (unset fields are omitted).
+func ptrTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func ptrString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// begin locks the fake, counts the call and purges secrets whose recovery
+// window has passed. The caller must call f.mu.Unlock.
+func (f *Fake) begin(op string) time.Time {
+	f.mu.Lock()
+	f.count(op)
+	now := f.now()
+	f.secrets = slices.DeleteFunc(f.secrets, func(s *Secret) bool {
+		return s.deleted() && !s.DeletionDate.After(now)
+	})
+	return now
+}
+
+// live finds a secret that is not marked for deletion.
+func (f *Fake) live(id *string) (*Secret, error) {
+	if id == nil || *id == "" {
+		return nil, errValidation("1 validation error detected: Value null at 'secretId' failed to satisfy constraint: Member must not be null")
+	}
+	s := f.lookup(*id)
+	if s == nil {
+		return nil, errNotFoundSecret()
+	}
+	if s.deleted() {
+		return nil, errMarkedForDeletion()
+	}
+	return s, nil
+}
+
+func checkToken(tok string) error {
+	if n := len(tok); n < 32 || n > 64 {
+		return errValidation("1 validation error detected: Value at 'clientRequestToken' failed to satisfy constraint: Member must have length between 32 and 64")
+	}
+	return nil
+}
+
+// checkValue validates a SecretString/SecretBinary pair.
+func checkValue(str *string, bin []byte, required bool) error {
+	if str != nil && bin != nil {
+		return errInvalidParameter("You can't specify both a binary secret value and a string secret value in the same secret.")
+	}
+	if str == nil && bin == nil {
+		if required {
+			return errInvalidParameter("You must provide either SecretString or SecretBinary.")
+		}
+		return nil
+	}
+	if str != nil && (len(*str) < 1 || len(*str) > maxSecretSize) {
+		return errValidation("1 validation error detected: Value at 'secretString' failed to satisfy constraint: Member must have length less than or equal to 65536")
+	}
+	if bin != nil && (len(bin) < 1 || len(bin) > maxSecretSize) {
+		return errValidation("1 validation error detected: Value at 'secretBinary' failed to satisfy constraint: Member must have length less than or equal to 65536")
+	}
+	return nil
+}
+
+func checkStages(stages []string) error {
+	if len(stages) > maxStagesPerVersion {
+		return errLimitExceeded("A version can have at most %d staging labels.", maxStagesPerVersion)
+	}
+	for _, st := range stages {
+		if len(st) < 1 || len(st) > 256 {
+			return errValidation("1 validation error detected: Value at 'versionStages' failed to satisfy constraint: Member must have length between 1 and 256")
+		}
+	}
+	return nil
+}
+
+func sameValue(v *Version, str *string, bin []byte) bool {
+	if str != nil {
+		return v.SecretString != nil && *v.SecretString == *str
+	}
+	return v.SecretString == nil && v.SecretBinary != nil && bytes.Equal(v.SecretBinary, bin)
+}
+
+// putVersion is the shared body of CreateSecret, PutSecretValue and
+// UpdateSecret: it writes a value under token with the given stages
+// (nil = AWSCURRENT), following the API's idempotency rules. The caller
+// holds f.mu.
+func (f *Fake) putVersion(s *Secret, token string, str *string, bin []byte, stages []string, rotationToken string, now time.Time) (*Version, error) {
+	if stages == nil {
+		stages = []string{stageCurrent}
+	}
+	if v := s.version(token); v != nil {
+		if !v.Placeholder() {
+			if sameValue(v, str, bin) {
+				return v, nil
+			}
+			return nil, errResourceExists("You can't modify an existing version, you can only create a new version.")
+		}
+	} else {
+		s.Versions = append(s.Versions, Version{ID: token, CreatedDate: now})
+	}
+	v := s.version(token)
+	if str != nil {
+		c := *str
+		v.SecretString = &c
+	} else {
+		v.SecretBinary = slices.Clone(bin)
+	}
+	v.RotationToken = rotationToken
+	hadCurrent := s.staged(stageCurrent) != nil
+	if len(v.Stages)+len(stages) > maxStagesPerVersion {
+		return nil, errLimitExceeded("A version can have at most %d staging labels.", maxStagesPerVersion)
+	}
+	if !hadCurrent && !slices.Contains(stages, stageCurrent) {
+		stages = append(slices.Clone(stages), stageCurrent)
+	}
+	for _, st := range stages {
+		if st == stageCurrent && !v.HasStage(stageCurrent) && !slices.Contains(stages, stagePending) {
+			f.abandon(s, now)
+		}
+		s.attach(token, st)
+	}
+	s.LastChangedDate = now
+	s.prune(now)
+	return s.version(token), nil
+}
+
+// abandon removes AWSPENDING wherever it is, as the service does when a
+// manual write moves AWSCURRENT during a rotation, and records
+// RotationAbandoned if a rotation was actually in progress. A manual write
+// also counts as a rotation for the schedule. The caller holds f.mu.
+func (f *Fake) abandon(s *Secret, now time.Time) {
+	p := s.staged(stagePending)
+	if p == nil {
+		return
+	}
+	inProgress := !p.HasStage(stageCurrent)
+	p.removeStage(stagePending)
+	if inProgress {
+		f.record(Event{Name: EventRotationAbandoned, SecretARN: s.ARN, VersionID: p.ID})
+		if s.RotationEnabled != nil && *s.RotationEnabled {
+			s.LastRotatedDate = now
+			f.schedule(s, now)
+		}
+	}
+}
+
+// CreateSecret creates a secret, with a first version if a value is given.
+func (f *Fake) CreateSecret(ctx context.Context, in *secretsmanager.CreateSecretInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.CreateSecretOutput, error) {
+	now := f.begin("CreateSecret")
+	defer f.mu.Unlock()
+	if in == nil || in.Name == nil || *in.Name == "" {
+		return nil, errValidation("1 validation error detected: Value null at 'name' failed to satisfy constraint: Member must not be null")
+	}
+	name := *in.Name
+	if len(name) > 512 {
+		return nil, errValidation("1 validation error detected: Value at 'name' failed to satisfy constraint: Member must have length less than or equal to 512")
+	}
+	if strings.HasPrefix(name, "arn:") {
+		return nil, errInvalidParameter("Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!")
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/_+=.@-!", r)) {
+			return nil, errInvalidParameter("Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!")
+		}
+	}
+	if err := checkValue(in.SecretString, in.SecretBinary, false); err != nil {
+		return nil, err
+	}
+	token := aws.ToString(in.ClientRequestToken)
+	if token == "" {
+		token = newUUID()
+	} else if err := checkToken(token); err != nil {
+		return nil, err
+	}
+	for _, s := range f.secrets {
+		if s.Name == name {
+			if s.deleted() {
+				return nil, errInvalidRequest("You can't create this secret because a secret with this name is already scheduled for deletion.")
+			}
+			return nil, errResourceExists("The operation failed because the secret %s already exists.", name)
+		}
+	}
+	s := &Secret{
+		ARN:             f.newARN(name),
+		Name:            name,
+		Description:     aws.ToString(in.Description),
+		KmsKeyID:        aws.ToString(in.KmsKeyId),
+		CreatedDate:     now,
+		LastChangedDate: now,
+	}
+	for _, t := range in.Tags {
+		if s.Tags == nil {
+			s.Tags = map[string]string{}
+		}
+		s.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	out := &secretsmanager.CreateSecretOutput{ARN: aws.String(s.ARN), Name: aws.String(name)}
+	if in.SecretString != nil || in.SecretBinary != nil {
+		if _, err := f.putVersion(s, token, in.SecretString, in.SecretBinary, nil, "", now); err != nil {
+			return nil, err
+		}
+		out.VersionId = aws.String(token)
+	}
+	f.secrets = append(f.secrets, s)
+	return out, nil
+}
+
+// DescribeSecret returns a secret's metadata; unset fields are omitted.
+func (f *Fake) DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error) {
+	f.begin("DescribeSecret")
+	defer f.mu.Unlock()
+	if in == nil || in.SecretId == nil || *in.SecretId == "" {
+		return nil, errValidation("1 validation error detected: Value null at 'secretId' failed to satisfy constraint: Member must not be null")
+	}
+	s := f.lookup(*in.SecretId)
+	if s == nil {
+		return nil, errNotFoundSecret()
+	}
+	out := &secretsmanager.DescribeSecretOutput{
+		ARN:                aws.String(s.ARN),
+		Name:               aws.String(s.Name),
+		Description:        ptrString(s.Description),
+		KmsKeyId:           ptrString(s.KmsKeyID),
+		CreatedDate:        ptrTime(s.CreatedDate),
+		LastChangedDate:    ptrTime(s.LastChangedDate),
+		LastAccessedDate:   ptrTime(s.LastAccessedDate),
+		LastRotatedDate:    ptrTime(s.LastRotatedDate),
+		NextRotationDate:   ptrTime(s.NextRotationDate),
+		DeletedDate:        ptrTime(s.DeletedDate),
+		RotationLambdaARN:  ptrString(s.RotationLambdaARN),
+		VersionIdsToStages: s.Labels(),
+	}
+	if s.RotationEnabled != nil {
+		out.RotationEnabled = aws.Bool(*s.RotationEnabled)
+	}
+	out.RotationRules = rulesOut(s.RotationRules)
+	out.Tags = tagsOut(s.Tags)
+	if len(out.VersionIdsToStages) == 0 {
+		out.VersionIdsToStages = nil
+	}
+	return out, nil
+}
+
+func rulesOut(r *RotationRules) *types.RotationRulesType {
+	if r == nil {
+		return nil
+	}
+	out := &types.RotationRulesType{}
+	if r.AutomaticallyAfterDays != 0 {
+		out.AutomaticallyAfterDays = aws.Int64(r.AutomaticallyAfterDays)
+	}
+	out.ScheduleExpression = ptrString(r.ScheduleExpression)
+	out.Duration = ptrString(r.Duration)
+	return out
+}
+
+func tagsOut(tags map[string]string) []types.Tag {
+	if len(tags) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]types.Tag, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, types.Tag{Key: aws.String(k), Value: aws.String(tags[k])})
+	}
+	return out
+}
+
+// GetSecretValue returns one version's value: by VersionId, by VersionStage,
+// or AWSCURRENT when neither is given.
+func (f *Fake) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	now := f.begin("GetSecretValue")
+	defer f.mu.Unlock()
+	if in == nil {
+		in = &secretsmanager.GetSecretValueInput{}
+	}
+	s, err := f.live(in.SecretId)
+	if err != nil {
+		return nil, err
+	}
+	var v *Version
+	switch {
+	case in.VersionId != nil && *in.VersionId != "":
+		v = s.version(*in.VersionId)
+		if v == nil || v.Placeholder() {
+			return nil, errNotFoundVersionID(*in.VersionId)
+		}
+		if in.VersionStage != nil && *in.VersionStage != "" && !v.HasStage(*in.VersionStage) {
+			return nil, errInvalidRequest("You provided a VersionStage that is not associated to the provided VersionId.")
+		}
+	default:
+		stage := stageCurrent
+		if in.VersionStage != nil && *in.VersionStage != "" {
+			stage = *in.VersionStage
+		}
+		v = s.staged(stage)
+		if v == nil || v.Placeholder() {
+			return nil, errNotFoundStage(stage)
+		}
+	}
+	day := now.Truncate(24 * time.Hour)
+	s.LastAccessedDate = day
+	v.LastAccessed = day
+	out := &secretsmanager.GetSecretValueOutput{
+		ARN:           aws.String(s.ARN),
+		Name:          aws.String(s.Name),
+		VersionId:     aws.String(v.ID),
+		VersionStages: slices.Clone(v.Stages),
+		CreatedDate:   ptrTime(v.CreatedDate),
+		SecretBinary:  slices.Clone(v.SecretBinary),
+	}
+	if v.SecretString != nil {
+		out.SecretString = aws.String(*v.SecretString)
+	}
+	return out, nil
+}
+
+// PutSecretValue stores a new version, or fills in the rotation
+// placeholder whose id is the ClientRequestToken. A nil token is filled in
+// with a UUID, as the SDK does; over HTTP a request without one is rejected.
+func (f *Fake) PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error) {
+	now := f.begin("PutSecretValue")
+	defer f.mu.Unlock()
+	if in == nil {
+		in = &secretsmanager.PutSecretValueInput{}
+	}
+	s, err := f.live(in.SecretId)
+	if err != nil {
+		return nil, err
+	}
+	token := aws.ToString(in.ClientRequestToken)
+	if token == "" {
+		token = newUUID()
+	} else if err := checkToken(token); err != nil {
+		return nil, err
+	}
+	if err := checkValue(in.SecretString, in.SecretBinary, true); err != nil {
+		return nil, err
+	}
+	if in.VersionStages != nil {
+		if err := checkStages(in.VersionStages); err != nil {
+			return nil, err
+		}
+	}
+	v, err := f.putVersion(s, token, in.SecretString, in.SecretBinary, in.VersionStages, aws.ToString(in.RotationToken), now)
+	if err != nil {
+		return nil, err
+	}
+	return &secretsmanager.PutSecretValueOutput{
+		ARN:           aws.String(s.ARN),
+		Name:          aws.String(s.Name),
+		VersionId:     aws.String(v.ID),
+		VersionStages: slices.Clone(v.Stages),
+	}, nil
+}
+
+// UpdateSecret changes a secret's metadata and, with a value, stores a new
+// AWSCURRENT version (abandoning a rotation in progress).
+func (f *Fake) UpdateSecret(ctx context.Context, in *secretsmanager.UpdateSecretInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.UpdateSecretOutput, error) {
+	now := f.begin("UpdateSecret")
+	defer f.mu.Unlock()
+	if in == nil {
+		in = &secretsmanager.UpdateSecretInput{}
+	}
+	s, err := f.live(in.SecretId)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkValue(in.SecretString, in.SecretBinary, false); err != nil {
+		return nil, err
+	}
+	token := aws.ToString(in.ClientRequestToken)
+	if token == "" {
+		token = newUUID()
+	} else if err := checkToken(token); err != nil {
+		return nil, err
+	}
+	out := &secretsmanager.UpdateSecretOutput{ARN: aws.String(s.ARN), Name: aws.String(s.Name)}
+	if in.SecretString != nil || in.SecretBinary != nil {
+		v, err := f.putVersion(s, token, in.SecretString, in.SecretBinary, nil, "", now)
+		if err != nil {
+			return nil, err
+		}
+		out.VersionId = aws.String(v.ID)
+	}
+	if in.Description != nil {
+		s.Description = *in.Description
+	}
+	if in.KmsKeyId != nil {
+		s.KmsKeyID = *in.KmsKeyId
+	}
+	s.LastChangedDate = now
+	return out, nil
+}
+
+// UpdateSecretVersionStage moves or removes one staging label.
+func (f *Fake) UpdateSecretVersionStage(ctx context.Context, in *secretsmanager.UpdateSecretVersionStageInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.UpdateSecretVersionStageOutput, error) {
+	now := f.begin("UpdateSecretVersionStage")
+	defer f.mu.Unlock()
+	if in == nil {
+		in = &secretsmanager.UpdateSecretVersionStageInput{}
+	}
+	s, err := f.live(in.SecretId)
+	if err != nil {
+		return nil, err
+	}
+	stage := aws.ToString(in.VersionStage)
+	if stage == "" {
+		return nil, errValidation("1 validation error detected: Value null at 'versionStage' failed to satisfy constraint: Member must not be null")
+	}
+	if len(stage) > 256 {
+		return nil, errValidation("1 validation error detected: Value at 'versionStage' failed to satisfy constraint: Member must have length less than or equal to 256")
+	}
+	moveTo := aws.ToString(in.MoveToVersionId)
+	removeFrom := aws.ToString(in.RemoveFromVersionId)
+	if moveTo == "" && removeFrom == "" {
+		return nil, errInvalidParameter("You must specify either MoveToVersionId or RemoveFromVersionId.")
+	}
+	holder := s.staged(stage)
+	if removeFrom != "" {
+		rv := s.version(removeFrom)
+		if rv == nil {
+			return nil, errInvalidParameter("The parameter RemoveFromVersionId %s doesn't refer to a version of this secret.", removeFrom)
+		}
+		if !rv.HasStage(stage) {
+			return nil, errInvalidParameter("The staging label %s is not attached to version %s, so it can't be removed from it.", stage, removeFrom)
+		}
+	}
+	out := &secretsmanager.UpdateSecretVersionStageOutput{ARN: aws.String(s.ARN), Name: aws.String(s.Name)}
+	if moveTo == "" {
+		if stage == stageCurrent {
+			return nil, errInvalidParameter("You can't remove the staging label AWSCURRENT from a version; move it to another version instead.")
+		}
+		s.version(removeFrom).removeStage(stage)
+		s.LastChangedDate = now
+		return out, nil
+	}
+	target := s.version(moveTo)
+	if target == nil {
+		return nil, errInvalidParameter("The parameter MoveToVersionId %s doesn't refer to a version of this secret.", moveTo)
+	}
+	if holder != nil && holder.ID != moveTo && holder.ID != removeFrom {
+		return nil, errInvalidParameter("The parameter RemoveFromVersionId can't be empty. Staging label %s is currently attached to version %s, so you must explicitly reference that version in RemoveFromVersionId.", stage, holder.ID)
+	}
+	if !target.HasStage(stage) && len(target.Stages) >= maxStagesPerVersion {
+		return nil, errLimitExceeded("A version can have at most %d staging labels.", maxStagesPerVersion)
+	}
+	if stage == stageCurrent && target.Placeholder() {
+		return nil, errInvalidRequest("You can't attach the staging label AWSCURRENT to a version that has no secret value.")
+	}
+	s.attach(moveTo, stage)
+	if removeFrom != "" && removeFrom != moveTo {
+		s.version(removeFrom).removeStage(stage)
+	}
+	s.LastChangedDate = now
+	s.prune(now)
+	return out, nil
+}
+
+// GetRandomPassword generates a password with crypto/rand, honouring every
+// option of the API.
+func (f *Fake) GetRandomPassword(ctx context.Context, in *secretsmanager.GetRandomPasswordInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetRandomPasswordOutput, error) {
+	f.begin("GetRandomPassword")
+	f.mu.Unlock()
+	if in == nil {
+		in = &secretsmanager.GetRandomPasswordInput{}
+	}
+	p := rotation.PasswordPolicy{
+		ExcludeCharacters:  aws.ToString(in.ExcludeCharacters),
+		ExcludeNumbers:     aws.ToBool(in.ExcludeNumbers),
+		ExcludePunctuation: aws.ToBool(in.ExcludePunctuation),
+		ExcludeUppercase:   aws.ToBool(in.ExcludeUppercase),
+		ExcludeLowercase:   aws.ToBool(in.ExcludeLowercase),
+		IncludeSpace:       aws.ToBool(in.IncludeSpace),
+		AllowMissingTypes:  in.RequireEachIncludedType != nil && !*in.RequireEachIncludedType,
+	}
+	if in.PasswordLength != nil {
+		n := *in.PasswordLength
+		if n < 1 || n > 4096 {
+			return nil, errValidation("1 validation error detected: Value '%d' at 'passwordLength' failed to satisfy constraint: Member must have value between 1 and 4096", n)
+		}
+		p.Length = int(n)
+	}
+	if len(p.ExcludeCharacters) > 4096 {
+		return nil, errValidation("1 validation error detected: Value at 'excludeCharacters' failed to satisfy constraint: Member must have length less than or equal to 4096")
+	}
+	pw, err := p.Generate()
+	if err != nil {
+		return nil, errInvalidParameter("%v", err)
+	}
+	return &secretsmanager.GetRandomPasswordOutput{RandomPassword: aws.String(pw)}, nil
+}
+
+// ListSecretVersionIds lists a secret's versions, newest first; deprecated
+// ones only with IncludeDeprecated.
+func (f *Fake) ListSecretVersionIds(ctx context.Context, in *secretsmanager.ListSecretVersionIdsInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretVersionIdsOutput, error) {
+	f.begin("ListSecretVersionIds")
+	defer f.mu.Unlock()
+	if in == nil {
+		in = &secretsmanager.ListSecretVersionIdsInput{}
+	}
+	s, err := f.live(in.SecretId)
+	if err != nil {
+		return nil, err
+	}
+	var all []types.SecretVersionsListEntry
+	for i := len(s.Versions) - 1; i >= 0; i-- {
+		v := s.Versions[i]
+		if v.Deprecated() && !aws.ToBool(in.IncludeDeprecated) {
+			continue
+		}
+		e := types.SecretVersionsListEntry{
+			VersionId:        aws.String(v.ID),
+			CreatedDate:      ptrTime(v.CreatedDate),
+			LastAccessedDate: ptrTime(v.LastAccessed),
+			VersionStages:    slices.Clone(v.Stages),
+		}
+		if s.KmsKeyID != "" {
+			e.KmsKeyIds = []string{s.KmsKeyID}
+		} else {
+			e.KmsKeyIds = []string{"DefaultEncryptionKey"}
+		}
+		all = append(all, e)
+	}
+	page, next, err := paginate(len(all), in.MaxResults, in.NextToken)
+	if err != nil {
+		return nil, err
+	}
+	return &secretsmanager.ListSecretVersionIdsOutput{
+		ARN:       aws.String(s.ARN),
+		Name:      aws.String(s.Name),
+		Versions:  all[page[0]:page[1]],
+		NextToken: next,
+	}, nil
+}
+
+// paginate returns the [start, end) window for a list of n items.
+func paginate(n int, maxResults *int32, nextToken *string) ([2]int, *string, error) {
+	start := 0
+	if t := aws.ToString(nextToken); t != "" {
+		i, err := strconv.Atoi(strings.TrimPrefix(t, "page-"))
+		if err != nil || !strings.HasPrefix(t, "page-") || i < 0 || i > n {
+			return [2]int{}, nil, errInvalidNextToken()
+		}
+		start = i
+	}
+	size := 100
+	if maxResults != nil {
+		if *maxResults < 1 || *maxResults > 100 {
+			return [2]int{}, nil, errValidation("1 validation error detected: Value '%d' at 'maxResults' failed to satisfy constraint: Member must have value between 1 and 100", *maxResults)
+		}
+		size = int(*maxResults)
+	}
+	end := min(start+size, n)
+	var next *string
+	if end < n {
+		next = aws.String("page-" + strconv.Itoa(end))
+	}
+	return [2]int{start, end}, next, nil
+}
+
+// ListSecrets lists secrets, with the API's filters, sorting and paging.
+func (f *Fake) ListSecrets(ctx context.Context, in *secretsmanager.ListSecretsInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretsOutput, error) {
+	f.begin("ListSecrets")
+	defer f.mu.Unlock()
+	if in == nil {
+		in = &secretsmanager.ListSecretsInput{}
+	}
+	var list []*Secret
+	for _, s := range f.secrets {
+		if s.deleted() && !aws.ToBool(in.IncludePlannedDeletion) {
+			continue
+		}
+		if !matchFilters(s, in.Filters) {
+			continue
+		}
+		list = append(list, s)
+	}
+	switch in.SortBy {
+	case "", types.SortByTypeCreatedDate:
+		// creation order
+	case types.SortByTypeName:
+		sort.SliceStable(list, func(i, j int) bool { return list[i].Name < list[j].Name })
+	case types.SortByTypeLastAccessedDate:
+		sort.SliceStable(list, func(i, j int) bool { return list[i].LastAccessedDate.Before(list[j].LastAccessedDate) })
+	case types.SortByTypeLastChangedDate:
+		sort.SliceStable(list, func(i, j int) bool { return list[i].LastChangedDate.Before(list[j].LastChangedDate) })
+	default:
+		return nil, errValidation("1 validation error detected: Value '%s' at 'sortBy' failed to satisfy constraint: Member must satisfy enum value set", in.SortBy)
+	}
+	switch in.SortOrder {
+	case "", types.SortOrderTypeDesc:
+		slices.Reverse(list)
+	case types.SortOrderTypeAsc:
+	default:
+		return nil, errValidation("1 validation error detected: Value '%s' at 'sortOrder' failed to satisfy constraint: Member must satisfy enum value set", in.SortOrder)
+	}
+	page, next, err := paginate(len(list), in.MaxResults, in.NextToken)
+	if err != nil {
+		return nil, err
+	}
+	out := &secretsmanager.ListSecretsOutput{NextToken: next}
+	for _, s := range list[page[0]:page[1]] {
+		e := types.SecretListEntry{
+			ARN:                    aws.String(s.ARN),
+			Name:                   aws.String(s.Name),
+			Description:            ptrString(s.Description),
+			KmsKeyId:               ptrString(s.KmsKeyID),
+			CreatedDate:            ptrTime(s.CreatedDate),
+			LastChangedDate:        ptrTime(s.LastChangedDate),
+			LastAccessedDate:       ptrTime(s.LastAccessedDate),
+			LastRotatedDate:        ptrTime(s.LastRotatedDate),
+			NextRotationDate:       ptrTime(s.NextRotationDate),
+			DeletedDate:            ptrTime(s.DeletedDate),
+			RotationLambdaARN:      ptrString(s.RotationLambdaARN),
+			RotationRules:          rulesOut(s.RotationRules),
+			Tags:                   tagsOut(s.Tags),
+			SecretVersionsToStages: s.Labels(),
+		}
+		if s.RotationEnabled != nil {
+			e.RotationEnabled = aws.Bool(*s.RotationEnabled)
+		}
+		if len(e.SecretVersionsToStages) == 0 {
+			e.SecretVersionsToStages = nil
+		}
+		out.SecretList = append(out.SecretList, e)
+	}
+	return out, nil
+}
+
+func matchFilters(s *Secret, filters []types.Filter) bool {
+	for _, flt := range filters {
+		ok := false
+		for _, want := range flt.Values {
+			neg := strings.HasPrefix(want, "!")
+			want = strings.TrimPrefix(want, "!")
+			m := false
+			has := func(v string) bool { return strings.HasPrefix(strings.ToLower(v), strings.ToLower(want)) }
+			switch flt.Key {
+			case types.FilterNameStringTypeName:
+				m = has(s.Name)
+			case types.FilterNameStringTypeDescription:
+				m = has(s.Description)
+			case types.FilterNameStringTypeTagKey:
+				for k := range s.Tags {
+					m = m || has(k)
+				}
+			case types.FilterNameStringTypeTagValue:
+				for _, v := range s.Tags {
+					m = m || has(v)
+				}
+			case types.FilterNameStringTypeAll:
+				m = has(s.Name) || has(s.Description)
+				for k, v := range s.Tags {
+					m = m || has(k) || has(v)
+				}
+			default:
+				m = true
+			}
+			if m != neg {
+				ok = true
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// DeleteSecret schedules a secret for deletion after a recovery window
+// (7-30 days, default 30) or, with ForceDeleteWithoutRecovery, deletes it
+// at once.
+func (f *Fake) DeleteSecret(ctx context.Context, in *secretsmanager.DeleteSecretInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.DeleteSecretOutput, error) {
+	now := f.begin("DeleteSecret")
+	defer f.mu.Unlock()
+	if in == nil || in.SecretId == nil || *in.SecretId == "" {
+		return nil, errValidation("1 validation error detected: Value null at 'secretId' failed to satisfy constraint: Member must not be null")
+	}
+	s := f.lookup(*in.SecretId)
+	if s == nil {
+		return nil, errNotFoundSecret()
+	}
+	force := aws.ToBool(in.ForceDeleteWithoutRecovery)
+	if force && in.RecoveryWindowInDays != nil {
+		return nil, errInvalidParameter("You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.")
+	}
+	out := &secretsmanager.DeleteSecretOutput{ARN: aws.String(s.ARN), Name: aws.String(s.Name)}
+	if force {
+		f.secrets = slices.DeleteFunc(f.secrets, func(x *Secret) bool { return x == s })
+		out.DeletionDate = &now
+		return out, nil
+	}
+	if s.deleted() {
+		return nil, errInvalidRequest("You can't perform this operation on the secret because it was already scheduled for deletion.")
+	}
+	days := int64(30)
+	if in.RecoveryWindowInDays != nil {
+		days = *in.RecoveryWindowInDays
+		if days < 7 || days > 30 {
+			return nil, errInvalidParameter("The RecoveryWindowInDays value must be between 7 and 30 days (inclusive).")
+		}
+	}
+	s.DeletedDate = now
+	s.DeletionDate = now.Add(time.Duration(days) * 24 * time.Hour)
+	d := s.DeletionDate
+	out.DeletionDate = &d
+	return out, nil
+}
+
+// RestoreSecret cancels a scheduled deletion.
+func (f *Fake) RestoreSecret(ctx context.Context, in *secretsmanager.RestoreSecretInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.RestoreSecretOutput, error) {
+	now := f.begin("RestoreSecret")
+	defer f.mu.Unlock()
+	if in == nil || in.SecretId == nil || *in.SecretId == "" {
+		return nil, errValidation("1 validation error detected: Value null at 'secretId' failed to satisfy constraint: Member must not be null")
+	}
+	s := f.lookup(*in.SecretId)
+	if s == nil {
+		return nil, errNotFoundSecret()
+	}
+	s.DeletedDate = time.Time{}
+	s.DeletionDate = time.Time{}
+	s.LastChangedDate = now
+	return &secretsmanager.RestoreSecretOutput{ARN: aws.String(s.ARN), Name: aws.String(s.Name)}, nil
+}

@@ -1,0 +1,314 @@
+package rotation
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// redacted is what every formatting of a Secret shows in place of a value.
+const redacted = "[REDACTED]"
+
+// Secret is one version's value: a string (usually a JSON object) or binary
+// data. It is immutable. Printing it in any way (fmt verbs, slog, JSON)
+// shows only its version id and labels, never the value; the value is
+// reached only through the accessors that name what they return.
+type Secret struct {
+	versionID string
+	stages    []string
+	str       *string
+	bin       []byte
+
+	// fields is the parsed JSON object, or nil when the value is not one;
+	// parseErr says why.
+	fields   map[string]json.RawMessage
+	parseErr error
+}
+
+// NewString returns a secret holding s as its SecretString. A JSON object
+// becomes available through Get, Int, Bool and With.
+func NewString(s string) *Secret {
+	sec := &Secret{str: &s}
+	sec.parse()
+	return sec
+}
+
+// NewBinary returns a secret holding b as its SecretBinary.
+func NewBinary(b []byte) *Secret {
+	return &Secret{bin: bytes.Clone(b), parseErr: fmt.Errorf("%w: the secret is binary, not a JSON string", ErrInvalidSecret)}
+}
+
+// NewJSON returns a secret whose SecretString is the JSON encoding of
+// fields.
+func NewJSON(fields map[string]any) (*Secret, error) {
+	b, err := json.Marshal(fields)
+	if err != nil {
+		return nil, fmt.Errorf("%w: cannot encode fields as JSON: %v", ErrInvalidSecret, redactJSONError(err))
+	}
+	return NewString(string(b)), nil
+}
+
+func (s *Secret) parse() {
+	if s.str == nil {
+		s.parseErr = fmt.Errorf("%w: the secret is binary, not a JSON string", ErrInvalidSecret)
+		return
+	}
+	var m map[string]json.RawMessage
+	dec := json.NewDecoder(strings.NewReader(*s.str))
+	dec.UseNumber()
+	if err := dec.Decode(&m); err != nil || m == nil {
+		s.parseErr = fmt.Errorf("%w: the secret string is not a JSON object", ErrInvalidSecret)
+		return
+	}
+	if dec.More() {
+		s.parseErr = fmt.Errorf("%w: the secret string has data after its JSON object", ErrInvalidSecret)
+		return
+	}
+	s.fields = m
+}
+
+// redactJSONError keeps only the kind of a JSON error, since some
+// encoding/json messages quote the offending value.
+func redactJSONError(err error) string {
+	var ute *json.UnsupportedTypeError
+	if ok := asError(err, &ute); ok {
+		return "unsupported type " + ute.Type.String()
+	}
+	return "invalid value"
+}
+
+func asError[T error](err error, target *T) bool {
+	for err != nil {
+		if t, ok := err.(T); ok {
+			*target = t
+			return true
+		}
+		u, ok := err.(interface{ Unwrap() error })
+		if !ok {
+			return false
+		}
+		err = u.Unwrap()
+	}
+	return false
+}
+
+// withVersion returns a copy of s labelled as version id with stages.
+func (s *Secret) withVersion(id string, stages []string) *Secret {
+	c := *s
+	c.versionID = id
+	c.stages = slices.Clone(stages)
+	return &c
+}
+
+// VersionID returns the id of the version the value was read from, or ""
+// for a value not yet stored.
+func (s *Secret) VersionID() string { return s.versionID }
+
+// Stages returns the labels the version carried when it was read.
+func (s *Secret) Stages() []string { return slices.Clone(s.stages) }
+
+// IsBinary reports whether the value is SecretBinary.
+func (s *Secret) IsBinary() bool { return s.str == nil }
+
+// SecretString returns the raw string value and true, or "" and false for
+// a binary secret. Handle the result as a secret: never log it.
+func (s *Secret) SecretString() (string, bool) {
+	if s.str == nil {
+		return "", false
+	}
+	return *s.str, true
+}
+
+// SecretBinary returns a copy of the binary value, or nil for a string
+// secret. Handle the result as a secret: never log it.
+func (s *Secret) SecretBinary() []byte { return bytes.Clone(s.bin) }
+
+// Valid returns nil if the value is a JSON object, or an error wrapping
+// ErrInvalidSecret that says why not (never quoting the value).
+func (s *Secret) Valid() error { return s.parseErr }
+
+// Keys returns the JSON object's field names, sorted.
+func (s *Secret) Keys() []string {
+	keys := make([]string, 0, len(s.fields))
+	for k := range s.fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// Has reports whether the JSON object has field name (with any value,
+// null included).
+func (s *Secret) Has(name string) bool {
+	_, ok := s.fields[name]
+	return ok
+}
+
+func fieldError(name, problem string) error {
+	return fmt.Errorf("%w: field %q %s", ErrInvalidSecret, name, problem)
+}
+
+// Lookup returns field name as a string. A JSON number or boolean is
+// returned as its JSON text ("5432", "true"). ok is false when the field
+// is absent or null. Objects and arrays are an error.
+func (s *Secret) Lookup(name string) (value string, ok bool, err error) {
+	if s.parseErr != nil {
+		return "", false, s.parseErr
+	}
+	raw, present := s.fields[name]
+	if !present {
+		return "", false, nil
+	}
+	raw = bytes.TrimSpace(raw)
+	switch {
+	case string(raw) == "null":
+		return "", false, nil
+	case len(raw) > 0 && raw[0] == '"':
+		var v string
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return "", false, fieldError(name, "is not a valid JSON string")
+		}
+		return v, true, nil
+	case len(raw) > 0 && (raw[0] == '{' || raw[0] == '['):
+		return "", false, fieldError(name, "is an object or array, want a string")
+	default:
+		return string(raw), true, nil
+	}
+}
+
+// Get returns the required field name as a string; see Lookup. A missing,
+// null or empty field is an error naming the field.
+func (s *Secret) Get(name string) (string, error) {
+	v, ok, err := s.Lookup(name)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		return "", fieldError(name, "is missing")
+	}
+	if v == "" {
+		return "", fieldError(name, "is empty")
+	}
+	return v, nil
+}
+
+// Int returns the required field name as an integer. Both 5432 and "5432"
+// are accepted.
+func (s *Secret) Int(name string) (int, error) {
+	v, err := s.Get(name)
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil {
+		return 0, fieldError(name, "is not an integer")
+	}
+	return n, nil
+}
+
+// Bool returns field name as a boolean: true, false, "true" and "false"
+// (any case) are accepted. ok is false when the field is absent or null.
+func (s *Secret) Bool(name string) (value, ok bool, err error) {
+	v, ok, err := s.Lookup(name)
+	if err != nil || !ok {
+		return false, false, err
+	}
+	b, perr := strconv.ParseBool(strings.ToLower(strings.TrimSpace(v)))
+	if perr != nil {
+		return false, false, fieldError(name, "is not a boolean")
+	}
+	return b, true, nil
+}
+
+// With returns a new secret (not yet stored: no version id) with the
+// given fields set and every other field of s carried over unchanged.
+// A nil value removes the field.
+func (s *Secret) With(fields map[string]any) (*Secret, error) {
+	if s.parseErr != nil {
+		return nil, s.parseErr
+	}
+	m := make(map[string]json.RawMessage, len(s.fields)+len(fields))
+	for k, v := range s.fields {
+		m[k] = v
+	}
+	for k, v := range fields {
+		if v == nil {
+			delete(m, k)
+			continue
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("%w: field %q: cannot encode: %s", ErrInvalidSecret, k, redactJSONError(err))
+		}
+		m[k] = b
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("%w: cannot encode: %s", ErrInvalidSecret, redactJSONError(err))
+	}
+	return NewString(string(b)), nil
+}
+
+// Equal reports whether s and t hold the same value (labels are ignored).
+func (s *Secret) Equal(t *Secret) bool {
+	if s == nil || t == nil {
+		return s == t
+	}
+	if (s.str == nil) != (t.str == nil) {
+		return false
+	}
+	if s.str != nil {
+		return *s.str == *t.str
+	}
+	return bytes.Equal(s.bin, t.bin)
+}
+
+func (s *Secret) describe() string {
+	if s == nil {
+		return "rotation.Secret(nil)"
+	}
+	kind := "string"
+	if s.str == nil {
+		kind = "binary"
+	}
+	id := s.versionID
+	if id == "" {
+		id = "unsaved"
+	}
+	return fmt.Sprintf("rotation.Secret{version: %s, stages: %v, %s value: %s}", id, s.stages, kind, redacted)
+}
+
+// String returns a description with the value redacted.
+func (s *Secret) String() string { return s.describe() }
+
+// GoString returns a description with the value redacted, for %#v.
+func (s *Secret) GoString() string { return s.describe() }
+
+// Format writes the redacted description for every verb, so no fmt verb
+// (%s, %v, %+v, %#v, %x, %q, ...) can show the value.
+func (s *Secret) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(s.describe())) }
+
+// LogValue implements slog.LogValuer: the version and labels, never the
+// value.
+func (s *Secret) LogValue() slog.Value {
+	if s == nil {
+		return slog.StringValue("<nil>")
+	}
+	return slog.GroupValue(
+		slog.String("version", s.versionID),
+		slog.Any("stages", s.stages),
+		slog.String("value", redacted),
+	)
+}
+
+// MarshalJSON encodes the redacted marker, never the value, so a Secret
+// embedded in a logged struct cannot leak. Use SecretString to store it.
+func (s *Secret) MarshalJSON() ([]byte, error) { return json.Marshal(redacted) }
+
+// MarshalText encodes the redacted marker, never the value.
+func (s *Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
