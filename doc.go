@@ -1,3 +1,73 @@
 // Package rotation is a library for writing AWS Secrets Manager rotation
-// functions in Go.
+// functions in Go. It owns the bookkeeping every rotation function repeats
+// (event validation, version and label checks, idempotency, the
+// RotationToken) so that a user writes only how to change a credential on
+// their service and how to test it.
+//
+// # The protocol
+//
+// Secrets Manager rotates a secret by invoking the rotation function four
+// times with the same ClientRequestToken, which is the id of the new
+// version. Before the first step the service creates that version with no
+// value, labelled AWSPENDING (the placeholder).
+//
+//	createSecret   store the new value in the placeholder (AWSPENDING)
+//	setSecret      make the target service accept the pending value
+//	testSecret     prove the pending value works
+//	finishSecret   move AWSCURRENT to the new version; AWSPREVIOUS follows
+//
+// After finishSecret succeeds the service removes AWSPENDING itself. A
+// failing step stops the attempt and the service later retries the whole
+// rotation, so every step runs more than once.
+//
+// # What the Handler does
+//
+// A Handler validates the event (unknown steps and empty fields are
+// rejected before any API call), checks that rotation is enabled and that
+// the event's version is staged, and treats a version that is already
+// AWSCURRENT as done, for every step. In createSecret it reuses a pending
+// value that is already stored (never regenerating it) and passes the
+// RotationToken to PutSecretValue, which assumed-role and cross-account
+// rotation require. In finishSecret it moves AWSCURRENT from the version
+// that actually holds it and never touches AWSPENDING. A complete rotation
+// costs at most nine Secrets Manager calls (eight when Set needs only the
+// pending value): createSecret and finishSecret call DescribeSecret;
+// setSecret and testSecret check the version's labels from the
+// GetSecretValue they need anyway.
+//
+// # What a Rotator does
+//
+// A Rotator supplies Create (make the pending value from the current one),
+// Set (make the service accept it) and Test (prove it works); a Rotator
+// that also implements Finisher is called after AWSCURRENT moves. Each
+// method must be safe to call again: see the Rotator documentation for the
+// contract of each. The strategy package provides ready-made Rotators for
+// single-user, alternating-users and two-key rotation.
+//
+// # Secrets never leak
+//
+// A Secret formats as its version and labels only: fmt, slog and
+// encoding/json all show [REDACTED] in place of the value. Errors carry the
+// step, the secret ARN and the version id, never a value or the
+// RotationToken. Passwords are generated with crypto/rand by
+// PasswordPolicy, with the options of the GetRandomPassword API.
+//
+// # A minimal main
+//
+//	func main() {
+//		cfg, err := config.LoadDefaultConfig(context.Background())
+//		if err != nil {
+//			log.Fatal(err)
+//		}
+//		h, err := rotation.New(secretsmanager.NewFromConfig(cfg), myRotator{},
+//			func(o *rotation.Options) { o.Logger = slog.Default() })
+//		if err != nil {
+//			log.Fatal(err)
+//		}
+//		lambda.Start(h.Handle)
+//	}
+//
+// Test a Rotator with the rotationtest package: its fake Secrets Manager
+// rotates the way the service does, and its conformance suite replays
+// steps, injects faults and crashes, and checks that nothing leaks.
 package rotation

@@ -289,6 +289,9 @@ func (f *Fake) RotateSecret(ctx context.Context, in *secretsmanager.RotateSecret
 	}
 	var rules *RotationRules
 	if in.RotationRules != nil {
+		if d := in.RotationRules.AutomaticallyAfterDays; d != nil && *d < 1 {
+			return nil, errValidation("1 validation error detected: Value '%d' at 'rotationRules.automaticallyAfterDays' failed to satisfy constraint: Member must have value greater than or equal to 1", *d)
+		}
 		r := RotationRules{
 			AutomaticallyAfterDays: aws.ToInt64(in.RotationRules.AutomaticallyAfterDays),
 			ScheduleExpression:     aws.ToString(in.RotationRules.ScheduleExpression),

@@ -33,15 +33,15 @@ const (
 
 // Limits from the API model and the Secrets Manager user guide.
 const (
-	minDays         = 1
-	maxDays         = 1000 // AutomaticallyAfterDays
-	maxRateDays     = 999  // rate(N days)
-	minRateHours    = 4    // rotation at most every four hours
-	maxRateHours    = maxRateDays * 24
-	minDurationLen  = 2
-	maxDurationLen  = 3
-	maxExpressionLn = 256
-	hoursPerDay     = 24
+	minDays          = 1
+	maxDays          = 1000 // AutomaticallyAfterDays
+	maxRateDays      = 999  // rate(N days)
+	minRateHours     = 4    // rotation at most every four hours
+	maxRateHours     = maxRateDays * 24
+	minDurationLen   = 2
+	maxDurationLen   = 3
+	maxExpressionLen = 256
+	hoursPerDay      = 24
 )
 
 // Patterns the API model states for the members, quoted in
@@ -119,7 +119,7 @@ func modelViolations(r Rules) []violation {
 	}
 	if e := r.ScheduleExpression; e != "" {
 		const m = "rotationRules.scheduleExpression"
-		if javaLen(e) > maxExpressionLn {
+		if javaLen(e) > maxExpressionLen {
 			vs = append(vs, violation{e, m, "Member must have length less than or equal to 256"})
 		}
 		if !onlyBytes(e, isExpressionByte) {

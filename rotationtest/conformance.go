@@ -1,0 +1,916 @@
+package rotationtest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/rotationkit/rotation"
+)
+
+// HandleFunc is a rotation function's entry point: what lambda.Start gets,
+// such as rotation.Handler.Handle.
+type HandleFunc func(ctx context.Context, event events.SecretsManagerSecretRotationEvent) error
+
+// Fixture is what the conformance suite needs to exercise one rotator:
+// the secret to seed, the handler under test and a probe of the real
+// target service. A Factory builds a fresh one for every rule.
+type Fixture struct {
+	// Secret is the initial AWSCURRENT SecretString. It must authenticate
+	// against the target when the fixture is returned.
+	Secret string
+
+	// Others are extra secrets to create first, by name (for example an
+	// admin secret the main one refers to).
+	Others map[string]string
+
+	// NewHandler builds the handler under test. It must use client for
+	// every Secrets Manager call (the suite counts calls and injects faults
+	// there) and log only to logger (the suite checks it for leaks).
+	NewHandler func(client rotation.Client, logger *slog.Logger) (HandleFunc, error)
+
+	// Probe tries a secret value against the real target service and
+	// returns nil if it authenticates. It must be safe for concurrent use.
+	Probe func(ctx context.Context, secret *rotation.Secret) error
+
+	// ZeroDowntime declares that the rotator promises zero downtime:
+	// AWSCURRENT and AWSPREVIOUS keep authenticating throughout (alternating
+	// users, two keys). Single-user rotators leave it false; the suite then
+	// measures their failure window instead.
+	ZeroDowntime bool
+
+	// MaxCalls, if positive, is the most Secrets Manager calls a clean
+	// rotation may make.
+	MaxCalls int
+
+	// Close, if set, releases the fixture's resources.
+	Close func()
+}
+
+// Factory builds a fresh fixture. Each rule calls it once.
+type Factory func(ctx context.Context) (*Fixture, error)
+
+// Violation is one broken rule.
+type Violation struct {
+	Rule   string // the rule's name
+	Reason string // why the rule exists
+	Err    error  // what went wrong
+}
+
+// Error implements error.
+func (v *Violation) Error() string {
+	return fmt.Sprintf("rule %s (%s): %v", v.Rule, v.Reason, v.Err)
+}
+
+// Unwrap returns what went wrong.
+func (v *Violation) Unwrap() error { return v.Err }
+
+// Report holds the figures the suite measures.
+type Report struct {
+	// Calls is the number of Secrets Manager calls of one clean rotation.
+	Calls int
+	// CallsByOp breaks Calls down by operation.
+	CallsByOp map[string]int
+	// Probes and ProbeFailures count what a client authenticating with
+	// AWSCURRENT saw during repeated rotations (after one re-fetch).
+	Probes, ProbeFailures int
+	// FailureWindow is the longest time during which a client holding a
+	// fresh AWSCURRENT could not authenticate (single-user rotators).
+	FailureWindow time.Duration
+}
+
+// rule is one row of the conformance table.
+type rule struct {
+	name   string
+	reason string
+	run    func(ctx context.Context, e *env) error
+}
+
+var rules = []rule{
+	{"rotates", "a full rotation succeeds and leaves the labels as the service does", ruleRotates},
+	{"rotation-token", "createSecret passes the RotationToken, or assumed-role and cross-account rotation fail", ruleRotationToken},
+	{"labels-move-only-in-finish", "AWSCURRENT moves only in finishSecret, and never before testSecret passed; AWSPENDING is removed by the service, not the function", ruleLabels},
+	{"replay-steps", "every step invoked twice in a row succeeds and the second changes nothing", ruleReplaySteps},
+	{"rerun-after-success", "the whole rotation re-run after success is a no-op", ruleRerun},
+	{"faults", "a fault at any Secrets Manager call, then the service's retry, ends in a working rotation with nothing lost", ruleFaults},
+	{"crash-after-step", "a function that dies after any step converges on the service's retry", ruleCrash},
+	{"overlapping-invocations", "two concurrent invocations of the same step converge", ruleOverlap},
+	{"failing-test", "a failing testSecret leaves AWSCURRENT where it was (and, for zero-downtime rotators, authenticating)", ruleFailingTest},
+	{"test-rejects-bad-pending", "testSecret fails when the pending value does not authenticate", ruleTestRejects},
+	{"test-only", "RotateImmediately=false runs testSecret alone and leaves no trace", ruleTestOnly},
+	{"clients-keep-working", "a client using AWSCURRENT during repeated rotations never fails (zero-downtime rotators); the failure window is measured otherwise", ruleClients},
+}
+
+// leakRule names the check made after every rule.
+const (
+	leakRule   = "no-leaks"
+	leakReason = "no secret value or RotationToken appears in a log line or an error"
+)
+
+// Rules returns the names of the conformance rules, in the order they run,
+// each with its one-line reason, as "name: reason".
+func Rules() []string {
+	out := make([]string, 0, len(rules)+1)
+	for _, r := range rules {
+		out = append(out, r.name+": "+r.reason)
+	}
+	return append(out, leakRule+": "+leakReason+" (checked after every rule)")
+}
+
+// Run runs every conformance rule as a subtest of t, each with a fresh
+// fixture from factory, and logs the figures it measures. What it cannot
+// catch: data races inside the rotator (run with -race), and faults in
+// calls the rotator makes to services other than Secrets Manager.
+func Run(t *testing.T, factory Factory) {
+	t.Helper()
+	var mu sync.Mutex
+	var rep Report
+	for _, r := range rules {
+		t.Run(r.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			e, err := newEnv(ctx, factory)
+			if err != nil {
+				t.Fatalf("fixture: %v", err)
+			}
+			defer e.close()
+			if err := r.run(ctx, e); err != nil {
+				t.Errorf("%v", &Violation{Rule: r.name, Reason: r.reason, Err: err})
+			}
+			if err := e.leaks(); err != nil {
+				t.Errorf("%v", &Violation{Rule: leakRule, Reason: leakReason, Err: fmt.Errorf("during %s: %w", r.name, err)})
+			}
+			mu.Lock()
+			e.report.mergeInto(&rep)
+			mu.Unlock()
+		})
+	}
+	t.Logf("Secrets Manager calls per rotation: %d %v", rep.Calls, rep.CallsByOp)
+	if rep.Probes > 0 {
+		t.Logf("client probes during rotations: %d, failures: %d, longest failure window: %v", rep.Probes, rep.ProbeFailures, rep.FailureWindow)
+	}
+}
+
+// Check runs every rule, each with a fresh fixture, and returns the
+// figures and every violation joined (each a *Violation), or nil.
+func Check(ctx context.Context, factory Factory) (Report, error) {
+	var errs []error
+	var rep Report
+	for _, r := range rules {
+		e, err := newEnv(ctx, factory)
+		if err != nil {
+			return rep, fmt.Errorf("rotationtest: fixture for rule %s: %w", r.name, err)
+		}
+		if err := r.run(ctx, e); err != nil {
+			errs = append(errs, &Violation{Rule: r.name, Reason: r.reason, Err: err})
+		}
+		if err := e.leaks(); err != nil {
+			errs = append(errs, &Violation{Rule: leakRule, Reason: leakReason, Err: fmt.Errorf("during %s: %w", r.name, err)})
+		}
+		e.report.mergeInto(&rep)
+		e.close()
+	}
+	return rep, errors.Join(errs...)
+}
+
+func (r *Report) mergeInto(dst *Report) {
+	if r.Calls > 0 {
+		dst.Calls = r.Calls
+		dst.CallsByOp = r.CallsByOp
+	}
+	dst.Probes += r.Probes
+	dst.ProbeFailures += r.ProbeFailures
+	dst.FailureWindow = max(dst.FailureWindow, r.FailureWindow)
+}
+
+// functionARN is the rotation function's ARN in the suite's fake.
+const functionARN = "arn:aws:lambda:us-east-1:123456789012:function:rotator-under-test"
+
+// env is one rule's world: a fresh fake, the fixture and its handler.
+type env struct {
+	fx     *Fixture
+	fake   *Fake
+	client *FaultClient
+	handle HandleFunc
+	arn    string
+
+	logs *syncBuffer
+
+	mu     sync.Mutex
+	inv    Invoker  // the invoker the fake uses now
+	errs   []string // every error text the handler returned
+	report Report
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func newEnv(ctx context.Context, factory Factory) (*env, error) {
+	fx, err := factory(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if fx == nil || fx.NewHandler == nil || fx.Probe == nil || fx.Secret == "" {
+		if fx != nil && fx.Close != nil {
+			fx.Close()
+		}
+		return nil, errors.New("rotationtest: a Fixture needs Secret, NewHandler and Probe")
+	}
+	e := &env{fx: fx, logs: &syncBuffer{}}
+	e.fake = New(Options{
+		StrictRotationToken: true,
+		RotationAttempts:    4,
+		StepTimeout:         30 * time.Second,
+		Invoker: InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
+			e.mu.Lock()
+			inv := e.inv
+			e.mu.Unlock()
+			return inv.Invoke(ctx, fn, ev)
+		}),
+	})
+	for _, name := range sortedKeys(fx.Others) {
+		if _, err := e.fake.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(fx.Others[name])}); err != nil {
+			e.close()
+			return nil, fmt.Errorf("rotationtest: creating secret %q: %w", name, err)
+		}
+	}
+	out, err := e.fake.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("conformance/secret"), SecretString: aws.String(fx.Secret)})
+	if err != nil {
+		e.close()
+		return nil, fmt.Errorf("rotationtest: creating the secret: %w", err)
+	}
+	e.arn = aws.ToString(out.ARN)
+	e.client = NewFaultClient(e.fake)
+	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h, err := fx.NewHandler(e.client, logger)
+	if err != nil {
+		e.close()
+		return nil, fmt.Errorf("rotationtest: NewHandler: %w", err)
+	}
+	e.handle = h
+	e.setInvoker(nil)
+	if err := fx.Probe(ctx, rotation.NewString(fx.Secret)); err != nil {
+		e.close()
+		return nil, fmt.Errorf("rotationtest: the fixture's initial secret does not authenticate: %w", err)
+	}
+	return e, nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func (e *env) close() {
+	_ = e.fake.Wait(context.Background())
+	if e.fx.Close != nil {
+		e.fx.Close()
+	}
+}
+
+// base is the invoker that calls the handler under test, recording the
+// error texts it returns and recovering panics.
+func (e *env) base() Invoker {
+	return InvokerFunc(func(ctx context.Context, _ string, ev events.SecretsManagerSecretRotationEvent) (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("handler panicked: %v", p)
+			}
+			if err != nil {
+				e.mu.Lock()
+				e.errs = append(e.errs, err.Error())
+				e.mu.Unlock()
+			}
+		}()
+		return e.handle(ctx, ev)
+	})
+}
+
+// setInvoker makes the fake invoke wrap(base), or base if wrap is nil.
+func (e *env) setInvoker(wrap func(Invoker) Invoker) {
+	inv := e.base()
+	if wrap != nil {
+		inv = wrap(inv)
+	}
+	e.mu.Lock()
+	e.inv = inv
+	e.mu.Unlock()
+}
+
+// rotate runs one rotation and waits for it.
+func (e *env) rotate(ctx context.Context, immediately bool) (*Rotation, error) {
+	in := &secretsmanager.RotateSecretInput{SecretId: aws.String(e.arn), RotationLambdaARN: aws.String(functionARN)}
+	if !immediately {
+		in.RotateImmediately = aws.Bool(false)
+	}
+	return e.fake.Rotate(ctx, in)
+}
+
+func (e *env) secret() Secret {
+	s, _ := e.fake.Secret(e.arn)
+	return s
+}
+
+// value returns the value of v as a rotation.Secret.
+func toSecret(v Version) *rotation.Secret {
+	if v.SecretString != nil {
+		return rotation.NewString(*v.SecretString)
+	}
+	return rotation.NewBinary(v.SecretBinary)
+}
+
+// labels returns a compact, deterministic view of the labels.
+func labelsOf(s Secret) string {
+	var parts []string
+	for _, v := range s.Versions {
+		if !v.Deprecated() {
+			st := slices.Clone(v.Stages)
+			sort.Strings(st)
+			parts = append(parts, short(v.ID)+"["+strings.Join(st, ",")+"]")
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+func short(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
+}
+
+// checkRotated verifies the state after a successful rotation from the
+// version oldCurrent to newID: labels, and that AWSCURRENT (and for
+// zero-downtime rotators AWSPREVIOUS) authenticate.
+func (e *env) checkRotated(ctx context.Context, oldCurrent, newID string) error {
+	s := e.secret()
+	var errs []error
+	cur, ok := s.Staged(stageCurrent)
+	switch {
+	case !ok:
+		errs = append(errs, errors.New("no version is AWSCURRENT"))
+	case cur.ID != newID:
+		errs = append(errs, fmt.Errorf("AWSCURRENT is on %s, want the rotated version %s (labels: %s)", short(cur.ID), short(newID), labelsOf(s)))
+	}
+	if prev, ok := s.Staged(stagePrevious); !ok || prev.ID != oldCurrent {
+		errs = append(errs, fmt.Errorf("AWSPREVIOUS is not on the replaced version %s (labels: %s)", short(oldCurrent), labelsOf(s)))
+	}
+	if p, ok := s.Staged(stagePending); ok && !p.HasStage(stageCurrent) {
+		errs = append(errs, fmt.Errorf("AWSPENDING left on %s after success (labels: %s)", short(p.ID), labelsOf(s)))
+	}
+	if ok {
+		if err := e.fx.Probe(ctx, toSecret(cur)); err != nil {
+			errs = append(errs, fmt.Errorf("AWSCURRENT does not authenticate: %w", err))
+		}
+	}
+	if e.fx.ZeroDowntime {
+		if prev, ok := s.Staged(stagePrevious); ok {
+			if err := e.fx.Probe(ctx, toSecret(prev)); err != nil {
+				errs = append(errs, fmt.Errorf("AWSPREVIOUS no longer authenticates, but the rotator promises zero downtime: %w", err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (e *env) currentID() string {
+	v, _ := e.secret().Staged(stageCurrent)
+	return v.ID
+}
+
+// rotateAndCheck runs a rotation that must succeed and checks the result.
+func (e *env) rotateAndCheck(ctx context.Context) error {
+	old := e.currentID()
+	r, err := e.rotate(ctx, true)
+	if err != nil {
+		return fmt.Errorf("rotation failed: %w", err)
+	}
+	return e.checkRotated(ctx, old, r.VersionID)
+}
+
+func ruleRotates(ctx context.Context, e *env) error {
+	e.client.Arm()
+	if err := e.rotateAndCheck(ctx); err != nil {
+		return err
+	}
+	e.report.Calls = e.client.Calls()
+	e.report.CallsByOp = e.client.CallsByOp()
+	if e.fx.MaxCalls > 0 && e.report.Calls > e.fx.MaxCalls {
+		return fmt.Errorf("a rotation made %d Secrets Manager calls %v, more than the %d allowed", e.report.Calls, e.report.CallsByOp, e.fx.MaxCalls)
+	}
+	// A second rotation from the rotated state must work too.
+	return e.rotateAndCheck(ctx)
+}
+
+func ruleRotationToken(ctx context.Context, e *env) error {
+	r, err := e.rotate(ctx, true)
+	if err != nil {
+		if strings.Contains(err.Error(), "was not created by Lambda") {
+			return errors.New("the pending version was written without the event's RotationToken")
+		}
+		return fmt.Errorf("rotation failed: %w", err)
+	}
+	v, ok := e.secret().Version(r.VersionID)
+	if !ok || v.RotationToken == "" {
+		return errors.New("the pending version was written without a RotationToken")
+	}
+	return nil
+}
+
+// ruleLabels checks the labels after every step of a rotation.
+func ruleLabels(ctx context.Context, e *env) error {
+	old := e.currentID()
+	var mu sync.Mutex
+	var errs []error
+	e.setInvoker(func(inv Invoker) Invoker {
+		return InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
+			err := inv.Invoke(ctx, fn, ev)
+			if err != nil {
+				return err
+			}
+			s := e.secret()
+			cur, _ := s.Staged(stageCurrent)
+			pend, hasPending := s.Staged(stagePending)
+			mu.Lock()
+			defer mu.Unlock()
+			switch rotation.Step(ev.Step) {
+			case rotation.StepFinish:
+				if cur.ID != ev.ClientRequestToken {
+					errs = append(errs, fmt.Errorf("after finishSecret AWSCURRENT is on %s, not the new version (labels: %s)", short(cur.ID), labelsOf(s)))
+				}
+				if !hasPending || pend.ID != ev.ClientRequestToken {
+					errs = append(errs, fmt.Errorf("finishSecret removed AWSPENDING; the service removes it, and a function that does signals an abandoned rotation (labels: %s)", labelsOf(s)))
+				}
+			default:
+				if cur.ID != old {
+					errs = append(errs, fmt.Errorf("AWSCURRENT moved during %s, before the rotation was tested and finished (labels: %s)", ev.Step, labelsOf(s)))
+				}
+				if !hasPending || pend.ID != ev.ClientRequestToken {
+					errs = append(errs, fmt.Errorf("AWSPENDING is not on the new version after %s (labels: %s)", ev.Step, labelsOf(s)))
+				}
+			}
+			return nil
+		})
+	})
+	_, rerr := e.rotate(ctx, true)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(errs) == 0 && rerr != nil {
+		return fmt.Errorf("rotation failed: %w", rerr)
+	}
+	return errors.Join(errs...)
+}
+
+// snapshot is the state a replayed step must not change: every version's
+// value and labels, and whether the pending value authenticates.
+func (e *env) snapshot(ctx context.Context) string {
+	s := e.secret()
+	var b strings.Builder
+	for _, v := range s.Versions {
+		st := slices.Clone(v.Stages)
+		sort.Strings(st)
+		val := "placeholder"
+		if !v.Placeholder() {
+			val = fmt.Sprintf("value#%08x", fnv32(toSecretBytes(v)))
+		}
+		fmt.Fprintf(&b, "%s %s [%s]; ", short(v.ID), val, strings.Join(st, ","))
+	}
+	return b.String()
+}
+
+func toSecretBytes(v Version) []byte {
+	if v.SecretString != nil {
+		return []byte(*v.SecretString)
+	}
+	return v.SecretBinary
+}
+
+func fnv32(b []byte) uint32 {
+	h := uint32(2166136261)
+	for _, c := range b {
+		h ^= uint32(c)
+		h *= 16777619
+	}
+	return h
+}
+
+func ruleReplaySteps(ctx context.Context, e *env) error {
+	var mu sync.Mutex
+	var errs []error
+	e.setInvoker(func(inv Invoker) Invoker {
+		return InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
+			if err := inv.Invoke(ctx, fn, ev); err != nil {
+				return err
+			}
+			before := e.snapshot(ctx)
+			err := inv.Invoke(ctx, fn, ev)
+			after := e.snapshot(ctx)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s invoked a second time failed: %w", ev.Step, err))
+			}
+			if before != after {
+				errs = append(errs, fmt.Errorf("%s invoked a second time changed the secret:\n  before: %s\n  after:  %s", ev.Step, before, after))
+			}
+			return err
+		})
+	})
+	old := e.currentID()
+	r, rerr := e.rotate(ctx, true)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	if rerr != nil {
+		return fmt.Errorf("rotation failed: %w", rerr)
+	}
+	return e.checkRotated(ctx, old, r.VersionID)
+}
+
+func ruleRerun(ctx context.Context, e *env) error {
+	old := e.currentID()
+	r, err := e.rotate(ctx, true)
+	if err != nil {
+		return fmt.Errorf("rotation failed: %w", err)
+	}
+	before := e.snapshot(ctx)
+	var errs []error
+	for _, step := range rotation.Steps() {
+		ev := events.SecretsManagerSecretRotationEvent{Step: string(step), SecretID: e.arn, ClientRequestToken: r.VersionID, RotationToken: newRotationToken()}
+		if err := e.base().Invoke(ctx, functionARN, ev); err != nil {
+			errs = append(errs, fmt.Errorf("%s re-run after success failed: %w", step, err))
+		}
+	}
+	if after := e.snapshot(ctx); after != before {
+		errs = append(errs, fmt.Errorf("re-running the rotation changed the secret:\n  before: %s\n  after:  %s", before, after))
+	}
+	if err := e.checkRotated(ctx, old, r.VersionID); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// faultKinds are injected at every call position in turn.
+var faultKinds = []struct {
+	name  string
+	fault func(n int) Fault
+}{
+	{"throttling", func(n int) Fault { return Fail("", n, ErrThrottling) }},
+	{"internal-error", func(n int) Fault { return Fail("", n, ErrInternal) }},
+	{"lost-response", func(n int) Fault { return Lose("", n) }},
+	{"deadline", func(n int) Fault { return Fail("", n, context.DeadlineExceeded) }},
+}
+
+func ruleFaults(ctx context.Context, e *env) error {
+	e.client.Arm()
+	if err := e.rotateAndCheck(ctx); err != nil {
+		return fmt.Errorf("clean rotation: %w", err)
+	}
+	positions := e.client.Calls()
+	var errs []error
+	for _, k := range faultKinds {
+		for n := 1; n <= positions; n++ {
+			e.client.Arm(k.fault(n))
+			if err := e.rotateAndCheck(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("%s at call %d of %d: %w", k.name, n, positions, err))
+			}
+		}
+	}
+	e.client.Arm()
+	return errors.Join(errs...)
+}
+
+func ruleCrash(ctx context.Context, e *env) error {
+	var errs []error
+	for _, step := range rotation.Steps() {
+		e.setInvoker(func(inv Invoker) Invoker { return CrashAfter(inv, step, 1) })
+		r, err := e.rotate(ctx, true)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("crash after %s: the retried rotation did not converge: %w", step, err))
+		case r.Attempts() < 2:
+			errs = append(errs, fmt.Errorf("crash after %s: the service did not need to retry (the crash was not observed)", step))
+		default:
+			old, _ := e.secret().Staged(stagePrevious)
+			if err := e.checkRotated(ctx, old.ID, r.VersionID); err != nil {
+				errs = append(errs, fmt.Errorf("crash after %s: %w", step, err))
+			}
+		}
+	}
+	e.setInvoker(nil)
+	return errors.Join(errs...)
+}
+
+func ruleOverlap(ctx context.Context, e *env) error {
+	var errs []error
+	for _, step := range rotation.Steps() {
+		old := e.currentID()
+		e.setInvoker(func(inv Invoker) Invoker { return Overlap(inv, step, 1) })
+		r, err := e.rotate(ctx, true)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("two overlapping %s invocations: the rotation did not converge: %w", step, err))
+			continue
+		}
+		if err := e.checkRotated(ctx, old, r.VersionID); err != nil {
+			errs = append(errs, fmt.Errorf("two overlapping %s invocations: %w", step, err))
+		}
+	}
+	e.setInvoker(nil)
+	return errors.Join(errs...)
+}
+
+var errTestFailedInjected = errors.New("rotationtest: testSecret failed (injected)")
+
+func ruleFailingTest(ctx context.Context, e *env) error {
+	before, _ := e.secret().Staged(stageCurrent)
+	e.setInvoker(func(inv Invoker) Invoker { return FailStep(inv, rotation.StepTest, 0, errTestFailedInjected) })
+	_, err := e.rotate(ctx, true)
+	e.setInvoker(nil)
+	if err == nil {
+		return errors.New("the rotation succeeded although every testSecret failed")
+	}
+	s := e.secret()
+	after, ok := s.Staged(stageCurrent)
+	if !ok || after.ID != before.ID {
+		return fmt.Errorf("AWSCURRENT moved although testSecret failed (labels: %s)", labelsOf(s))
+	}
+	if e.fx.ZeroDowntime {
+		if err := e.fx.Probe(ctx, toSecret(after)); err != nil {
+			return fmt.Errorf("AWSCURRENT stopped authenticating before the new value was tested (a live credential was changed or revoked in setSecret): %w", err)
+		}
+	}
+	return nil
+}
+
+func ruleTestRejects(ctx context.Context, e *env) error {
+	// Skip setSecret: unless createSecret alone made the value valid (as
+	// when a provider mints it), testSecret must now fail.
+	var mu sync.Mutex
+	var verdict error
+	var pendingWorks, tested bool
+	e.setInvoker(func(inv Invoker) Invoker {
+		skip := SkipStep(inv, rotation.StepSet, 0)
+		return InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
+			if rotation.Step(ev.Step) != rotation.StepTest {
+				return skip.Invoke(ctx, fn, ev)
+			}
+			v, ok := e.secret().Version(ev.ClientRequestToken)
+			works := ok && !v.Placeholder() && e.fx.Probe(ctx, toSecret(v)) == nil
+			err := inv.Invoke(ctx, fn, ev)
+			mu.Lock()
+			defer mu.Unlock()
+			if !tested {
+				tested, pendingWorks, verdict = true, works, err
+			}
+			return errTestFailedInjected // stop here: this rule is about the verdict
+		})
+	})
+	_, _ = e.rotate(ctx, true)
+	e.setInvoker(nil)
+	mu.Lock()
+	defer mu.Unlock()
+	if !tested {
+		return errors.New("testSecret was never reached")
+	}
+	if !pendingWorks && verdict == nil {
+		return errors.New("testSecret reported success for a pending value that does not authenticate")
+	}
+	if pendingWorks && verdict != nil {
+		return fmt.Errorf("testSecret failed for a pending value that authenticates: %w", verdict)
+	}
+	return nil
+}
+
+func ruleTestOnly(ctx context.Context, e *env) error {
+	before := e.snapshot(ctx)
+	r, err := e.rotate(ctx, false)
+	if err != nil {
+		return fmt.Errorf("the test-only invocation failed: %w", err)
+	}
+	if !r.TestOnly {
+		return errors.New("the fake did not run a test-only rotation")
+	}
+	if after := e.snapshot(ctx); after != before {
+		return fmt.Errorf("the test-only invocation left a trace:\n  before: %s\n  after:  %s", before, after)
+	}
+	cur, _ := e.secret().Staged(stageCurrent)
+	if err := e.fx.Probe(ctx, toSecret(cur)); err != nil {
+		return fmt.Errorf("AWSCURRENT stopped authenticating after a test-only invocation: %w", err)
+	}
+	return nil
+}
+
+// prober is a client that reads AWSCURRENT, uses it, and re-fetches once
+// on an authentication failure, the way a caching client behaves.
+type prober struct {
+	e *env
+
+	mu           sync.Mutex
+	cached       *rotation.Secret
+	probes       int
+	failures     int
+	longest      time.Duration
+	failingSince time.Time
+	firstErr     error
+}
+
+func (p *prober) fetch(ctx context.Context) {
+	out, err := p.e.fake.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(p.e.arn)})
+	if err != nil {
+		return
+	}
+	if out.SecretString != nil {
+		p.cached = rotation.NewString(*out.SecretString)
+	} else {
+		p.cached = rotation.NewBinary(out.SecretBinary)
+	}
+}
+
+func (p *prober) probe(ctx context.Context) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cached == nil {
+		p.fetch(ctx)
+	}
+	p.probes++
+	err := p.e.fx.Probe(ctx, p.cached)
+	if err != nil {
+		p.fetch(ctx)
+		err = p.e.fx.Probe(ctx, p.cached)
+	}
+	now := time.Now()
+	if err != nil {
+		p.failures++
+		if p.firstErr == nil {
+			p.firstErr = err
+		}
+		if p.failingSince.IsZero() {
+			p.failingSince = now
+		}
+	} else if !p.failingSince.IsZero() {
+		p.longest = max(p.longest, now.Sub(p.failingSince))
+		p.failingSince = time.Time{}
+	}
+}
+
+// ruleClients runs a prober concurrently with repeated rotations, and also
+// between every two steps, so that a window in which AWSCURRENT fails is
+// seen however fast the rotation runs.
+func ruleClients(ctx context.Context, e *env) error {
+	const rotations = 3
+	p := &prober{e: e}
+	e.setInvoker(func(inv Invoker) Invoker {
+		return InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
+			p.probe(ctx)
+			err := inv.Invoke(ctx, fn, ev)
+			p.probe(ctx)
+			return err
+		})
+	})
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			p.probe(ctx)
+			time.Sleep(100 * time.Microsecond)
+		}
+	}()
+	var rerr error
+	for i := 0; i < rotations && rerr == nil; i++ {
+		rerr = e.rotateAndCheck(ctx)
+	}
+	close(stop)
+	<-done
+	e.setInvoker(nil)
+	p.probe(ctx)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.failingSince.IsZero() {
+		p.longest = max(p.longest, time.Since(p.failingSince))
+	}
+	e.report.Probes, e.report.ProbeFailures, e.report.FailureWindow = p.probes, p.failures, p.longest
+	if rerr != nil {
+		return rerr
+	}
+	if e.fx.ZeroDowntime && p.failures > 0 {
+		return fmt.Errorf("%d of %d client attempts with AWSCURRENT failed during %d rotations (longest window %v), but the rotator promises zero downtime; first failure: %v", p.failures, p.probes, rotations, p.longest, p.firstErr)
+	}
+	return nil
+}
+
+// leaks checks the captured logs and errors for secret values and
+// RotationTokens.
+func (e *env) leaks() error {
+	var needles []string
+	for _, s := range e.fake.Secrets() {
+		for _, v := range s.Versions {
+			needles = append(needles, sensitiveParts(v)...)
+		}
+	}
+	for _, r := range e.fake.Rotations() {
+		r.mu.Lock()
+		needles = append(needles, r.tokens...)
+		r.mu.Unlock()
+	}
+	e.mu.Lock()
+	texts := append([]string{e.logs.String()}, e.errs...)
+	e.mu.Unlock()
+	var errs []error
+	seen := map[string]bool{}
+	for _, n := range needles {
+		if seen[n] {
+			continue
+		}
+		seen[n] = true
+		for i, t := range texts {
+			if strings.Contains(t, n) {
+				where := "the handler's log"
+				if i > 0 {
+					where = "an error the handler returned"
+				}
+				errs = append(errs, fmt.Errorf("%s contains a secret value or RotationToken (%d characters, starting %q)", where, len(n), n[:2]))
+				break
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// sensitiveParts returns the strings of a version that must never be
+// logged: the whole value, and every string field of a JSON object that
+// looks like a credential (at least 8 characters, not a plain word such
+// as a user or host name that a log may legitimately name).
+func sensitiveParts(v Version) []string {
+	if v.Placeholder() {
+		return nil
+	}
+	raw := toSecretBytes(v)
+	out := []string{string(raw)}
+	if v.RotationToken != "" {
+		out = append(out, v.RotationToken)
+	}
+	var m map[string]any
+	if json.Unmarshal(raw, &m) != nil {
+		return out
+	}
+	for k, val := range m {
+		s, ok := val.(string)
+		if !ok || len(s) < 8 || !credentialField(k) {
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// credentialField reports whether a JSON field name holds a credential.
+func credentialField(k string) bool {
+	k = strings.ToLower(k)
+	if strings.HasSuffix(k, "id") || strings.HasPrefix(k, "public") {
+		return false
+	}
+	for _, w := range []string{"password", "secret", "key", "token", "private", "credential"} {
+		if strings.Contains(k, w) {
+			return true
+		}
+	}
+	return false
+}

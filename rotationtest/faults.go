@@ -1,0 +1,249 @@
+package rotationtest
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/aws/smithy-go"
+	"github.com/rotationkit/rotation"
+)
+
+// Errors to inject with Fail and Lose, shaped as the SDK reports them.
+var (
+	// ErrThrottling is a ThrottlingException, as AWS sends when a caller
+	// exceeds its request rate.
+	ErrThrottling error = &smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded", Fault: smithy.FaultClient}
+	// ErrInternal is an InternalServiceError.
+	ErrInternal error = &types.InternalServiceError{Message: aws.String("An error occurred on the server side.")}
+	// ErrLostResponse is what a caller sees when a call took effect but
+	// its response never arrived.
+	ErrLostResponse = errors.New("rotationtest: connection reset before the response arrived (the call took effect)")
+)
+
+// Fault describes one misbehaviour of a FaultClient. Build faults with
+// Fail, Lose and Delay.
+type Fault struct {
+	Op    string        // operation to affect ("GetSecretValue"); "" for any
+	Call  int           // 1-based index among the calls Op matches; 0 for every one
+	Err   error         // error the caller sees
+	Lost  bool          // the call reaches the service before Err is returned
+	Delay time.Duration // wait before the call (honouring the context)
+}
+
+// Fail makes the n-th call of op (any op if op is "") return err without
+// reaching the service. n = 0 fails every matching call.
+func Fail(op string, n int, err error) Fault { return Fault{Op: op, Call: n, Err: err} }
+
+// Lose makes the n-th call of op take effect and then return
+// ErrLostResponse, as when a response is lost on the network.
+func Lose(op string, n int) Fault { return Fault{Op: op, Call: n, Err: ErrLostResponse, Lost: true} }
+
+// Delay makes the n-th call of op wait d first. A context deadline that
+// expires during the wait fails the call with the context's error and
+// without reaching the service.
+func Delay(op string, n int, d time.Duration) Fault { return Fault{Op: op, Call: n, Delay: d} }
+
+// FaultClient wraps a rotation.Client, counts its calls and injects
+// faults. It is safe for concurrent use.
+type FaultClient struct {
+	next rotation.Client
+
+	mu     sync.Mutex
+	faults []Fault
+	total  int
+	byOp   map[string]int
+	fired  int
+}
+
+// NewFaultClient returns a client that forwards to next, applying faults.
+func NewFaultClient(next rotation.Client, faults ...Fault) *FaultClient {
+	return &FaultClient{next: next, faults: faults, byOp: map[string]int{}}
+}
+
+// Arm replaces the faults and restarts the call counts they refer to.
+func (c *FaultClient) Arm(faults ...Fault) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.faults = faults
+	c.total = 0
+	c.byOp = map[string]int{}
+	c.fired = 0
+}
+
+// Calls returns the number of calls since creation or the last Arm.
+func (c *FaultClient) Calls() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.total
+}
+
+// CallsByOp returns the calls per operation since creation or the last Arm.
+func (c *FaultClient) CallsByOp() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := make(map[string]int, len(c.byOp))
+	for k, v := range c.byOp {
+		m[k] = v
+	}
+	return m
+}
+
+// Fired returns how many faults have been injected since the last Arm.
+func (c *FaultClient) Fired() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.fired
+}
+
+// before counts a call and returns the fault that applies to it, if any.
+func (c *FaultClient) before(op string) (Fault, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.total++
+	c.byOp[op]++
+	for _, f := range c.faults {
+		n := c.total
+		if f.Op != "" {
+			if f.Op != op {
+				continue
+			}
+			n = c.byOp[op]
+		}
+		if f.Call == 0 || f.Call == n {
+			c.fired++
+			return f, true
+		}
+	}
+	return Fault{}, false
+}
+
+func call[In, Out any](c *FaultClient, ctx context.Context, op string, in In, fn func(context.Context, In, ...func(*secretsmanager.Options)) (Out, error)) (Out, error) {
+	var zero Out
+	f, ok := c.before(op)
+	if !ok {
+		return fn(ctx, in)
+	}
+	if f.Delay > 0 {
+		t := time.NewTimer(f.Delay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return zero, ctx.Err()
+		}
+	}
+	if f.Err == nil {
+		return fn(ctx, in)
+	}
+	if f.Lost {
+		_, _ = fn(ctx, in)
+	}
+	return zero, f.Err
+}
+
+// DescribeSecret implements rotation.Client.
+func (c *FaultClient) DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error) {
+	return call(c, ctx, "DescribeSecret", in, c.next.DescribeSecret)
+}
+
+// GetSecretValue implements rotation.Client.
+func (c *FaultClient) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	return call(c, ctx, "GetSecretValue", in, c.next.GetSecretValue)
+}
+
+// PutSecretValue implements rotation.Client.
+func (c *FaultClient) PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error) {
+	return call(c, ctx, "PutSecretValue", in, c.next.PutSecretValue)
+}
+
+// UpdateSecretVersionStage implements rotation.Client.
+func (c *FaultClient) UpdateSecretVersionStage(ctx context.Context, in *secretsmanager.UpdateSecretVersionStageInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.UpdateSecretVersionStageOutput, error) {
+	return call(c, ctx, "UpdateSecretVersionStage", in, c.next.UpdateSecretVersionStage)
+}
+
+// ErrCrashed is the error CrashAfter reports for a step whose function
+// died after doing its work.
+var ErrCrashed = errors.New("rotationtest: function crashed after the step ran")
+
+// CrashAfter returns an Invoker that runs step through inv and then, on
+// its n-th invocation (1-based), reports ErrCrashed as if the function died
+// before returning: the work is done but the service sees a failed step.
+func CrashAfter(inv Invoker, step rotation.Step, n int) Invoker {
+	var count atomic.Int64
+	return InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
+		err := inv.Invoke(ctx, fn, ev)
+		if rotation.Step(ev.Step) == step && count.Add(1) == int64(n) {
+			return ErrCrashed
+		}
+		return err
+	})
+}
+
+// FailStep returns an Invoker that fails the first n invocations of step
+// with err without running it (n = 0: every invocation).
+func FailStep(inv Invoker, step rotation.Step, n int, err error) Invoker {
+	var count atomic.Int64
+	return InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
+		if rotation.Step(ev.Step) == step {
+			if c := count.Add(1); n == 0 || c <= int64(n) {
+				return err
+			}
+		}
+		return inv.Invoke(ctx, fn, ev)
+	})
+}
+
+// SkipStep returns an Invoker that reports success for step without
+// running it, the first n times (n = 0: always).
+func SkipStep(inv Invoker, step rotation.Step, n int) Invoker {
+	var count atomic.Int64
+	return InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
+		if rotation.Step(ev.Step) == step {
+			if c := count.Add(1); n == 0 || c <= int64(n) {
+				return nil
+			}
+		}
+		return inv.Invoke(ctx, fn, ev)
+	})
+}
+
+// Overlap returns an Invoker that, on the n-th invocation of step, runs
+// it twice concurrently, as when a timed-out invocation is still running
+// when the next one starts. The step fails if either run fails.
+func Overlap(inv Invoker, step rotation.Step, n int) Invoker {
+	var count atomic.Int64
+	return InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
+		if rotation.Step(ev.Step) != step || count.Add(1) != int64(n) {
+			return inv.Invoke(ctx, fn, ev)
+		}
+		errs := make([]error, 2)
+		var wg sync.WaitGroup
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = inv.Invoke(ctx, fn, ev)
+			}()
+		}
+		wg.Wait()
+		return errors.Join(errs...)
+	})
+}
+
+// Replay returns an Invoker that invokes every step twice in a row and
+// fails if either invocation fails.
+func Replay(inv Invoker) Invoker {
+	return InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
+		if err := inv.Invoke(ctx, fn, ev); err != nil {
+			return err
+		}
+		return inv.Invoke(ctx, fn, ev)
+	})
+}
