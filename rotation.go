@@ -66,11 +66,37 @@ type Finisher interface {
 	Finish(ctx context.Context, req *FinishRequest) (*FinishResponse, error)
 }
 
+// Discarder is implemented by a Rotator whose Create has effects outside
+// Secrets Manager, such as minting a credential at a provider. When a
+// value Create returned is certainly not stored (the write failed and the
+// version holds no value, or holds another invocation's value), the
+// Handler calls Discard so the Rotator can undo those effects (revoke the
+// minted credential) instead of leaving an orphan. It is not called when
+// the outcome is unknown. It must be idempotent.
+type Discarder interface {
+	Discard(ctx context.Context, req *DiscardRequest) error
+}
+
+// DiscardRequest is the input to Discarder.Discard.
+type DiscardRequest struct {
+	SecretARN string
+	VersionID string
+	Current   *Secret // the AWSCURRENT value Create was given
+	Discarded *Secret // the value Create returned, never stored
+}
+
 // CreateRequest is the input to Rotator.Create.
 type CreateRequest struct {
 	SecretARN string
 	VersionID string  // the new version: the event's ClientRequestToken
 	Current   *Secret // the AWSCURRENT value
+	values    *lazyValues
+}
+
+// Previous returns the AWSPREVIOUS value, read on first use, or (nil, nil)
+// if the secret has none.
+func (r *CreateRequest) Previous(ctx context.Context) (*Secret, error) {
+	return r.values.get(ctx, StagePrevious)
 }
 
 // CreateResponse is the output of Rotator.Create.
@@ -134,6 +160,14 @@ func (r *FinishRequest) Current(ctx context.Context) (*Secret, error) {
 // first use, or (nil, nil) if there is none.
 func (r *FinishRequest) Previous(ctx context.Context) (*Secret, error) {
 	return r.values.get(ctx, StagePrevious)
+}
+
+// Pending returns the value labelled AWSPENDING, read on first use, or
+// (nil, nil) if no version with a value carries it. Right after the label
+// move it is this rotation's own version; on a late replay it may belong
+// to a newer rotation, whose credential must not be touched.
+func (r *FinishRequest) Pending(ctx context.Context) (*Secret, error) {
+	return r.values.get(ctx, StagePending)
 }
 
 // FinishResponse is the output of Finisher.Finish.
@@ -361,16 +395,16 @@ func (h *Handler) create(ctx context.Context, e event) (outcome, error) {
 	cur, err := h.getValue(ctx, e.secretID, "", StageCurrent)
 	if err != nil {
 		if isNotFound(err) {
-			return "", fmt.Errorf("%w: %v", ErrNoCurrent, err)
+			return "", fmt.Errorf("%w: %w", ErrNoCurrent, err)
 		}
 		return "", err
 	}
-	resp, err := h.rotator.Create(ctx, &CreateRequest{SecretARN: e.secretID, VersionID: e.versionID, Current: cur})
+	resp, err := h.rotator.Create(ctx, &CreateRequest{SecretARN: e.secretID, VersionID: e.versionID, Current: cur, values: h.lazy(e)})
 	if err != nil {
 		return "", fmt.Errorf("create pending value: %w", err)
 	}
 	if resp == nil || resp.Pending == nil {
-		return "", errors.New("create pending value: Rotator.Create returned no pending value")
+		return "", fmt.Errorf("create pending value: %w: Rotator.Create returned no pending value", ErrInvalidSecret)
 	}
 	in := &secretsmanager.PutSecretValueInput{
 		SecretId:           aws.String(e.secretID),
@@ -385,21 +419,44 @@ func (h *Handler) create(ctx context.Context, e event) (outcome, error) {
 	} else {
 		in.SecretBinary = resp.Pending.SecretBinary()
 	}
-	if len(in.SecretBinary) == 0 && in.SecretString != nil && *in.SecretString == "" {
+	if in.SecretString == nil && len(in.SecretBinary) == 0 || in.SecretString != nil && *in.SecretString == "" {
 		return "", fmt.Errorf("create pending value: %w: Rotator.Create returned an empty value", ErrInvalidSecret)
 	}
 	if _, err := h.client.PutSecretValue(ctx, in); err != nil {
-		var exists *types.ResourceExistsException
-		if errors.As(err, &exists) {
+		// Find out what the failed write left behind before deciding.
+		stored, gerr := h.getValue(ctx, e.secretID, e.versionID, "")
+		switch {
+		case gerr == nil && stored.Equal(resp.Pending):
+			// The write took effect; only its response was lost.
+			return outcomeDone, nil
+		case gerr == nil:
 			// An overlapping invocation stored its value first. Ours was
 			// never stored; the stored one is the pending value.
-			if _, gerr := h.getValue(ctx, e.secretID, e.versionID, ""); gerr == nil {
-				return outcomeReused, nil
+			if derr := h.discard(ctx, e, cur, resp.Pending); derr != nil {
+				return "", derr
+			}
+			return outcomeReused, nil
+		case isNotFound(gerr):
+			// Nothing was stored: ours will never be used.
+			if derr := h.discard(ctx, e, cur, resp.Pending); derr != nil {
+				return "", fmt.Errorf("PutSecretValue: %w; and %w", err, derr)
 			}
 		}
 		return "", fmt.Errorf("PutSecretValue: %w", err)
 	}
 	return outcomeDone, nil
+}
+
+// discard tells a Discarder that a created value was never stored.
+func (h *Handler) discard(ctx context.Context, e event, cur, v *Secret) error {
+	d, ok := h.rotator.(Discarder)
+	if !ok {
+		return nil
+	}
+	if err := d.Discard(ctx, &DiscardRequest{SecretARN: e.secretID, VersionID: e.versionID, Current: cur, Discarded: v}); err != nil {
+		return fmt.Errorf("discard unstored value: %w", err)
+	}
+	return nil
 }
 
 // pending reads the event's version and checks its labels, saving a
@@ -408,7 +465,7 @@ func (h *Handler) pending(ctx context.Context, e event) (*Secret, bool, error) {
 	p, err := h.getValue(ctx, e.secretID, e.versionID, "")
 	if err != nil {
 		if isNotFound(err) {
-			return nil, false, fmt.Errorf("%w: version %q of the secret does not exist or has no value yet (createSecret has not stored it): %v", ErrVersionNotFound, e.versionID, err)
+			return nil, false, fmt.Errorf("%w: version %q of the secret does not exist or has no value yet (createSecret has not stored it): %w", ErrVersionNotFound, e.versionID, err)
 		}
 		return nil, false, err
 	}
@@ -506,12 +563,12 @@ func (l *lazyValues) get(ctx context.Context, stage Stage) (*Secret, error) {
 	}
 	s, err := l.h.getValue(ctx, l.secret, "", stage)
 	if err != nil {
-		if stage == StagePrevious && isNotFound(err) {
+		if (stage == StagePrevious || stage == StagePending) && isNotFound(err) {
 			l.cache[stage] = nil
 			return nil, nil
 		}
 		if stage == StageCurrent && isNotFound(err) {
-			return nil, fmt.Errorf("%w: %v", ErrNoCurrent, err)
+			return nil, fmt.Errorf("%w: %w", ErrNoCurrent, err)
 		}
 		return nil, err
 	}

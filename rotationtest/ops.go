@@ -111,6 +111,7 @@ func (f *Fake) putVersion(s *Secret, token string, str *string, bin []byte, stag
 	if stages == nil {
 		stages = []string{stageCurrent}
 	}
+	var all []string // the labels the version will carry
 	if v := s.version(token); v != nil {
 		if !v.Placeholder() {
 			if sameValue(v, str, bin) {
@@ -118,7 +119,22 @@ func (f *Fake) putVersion(s *Secret, token string, str *string, bin []byte, stag
 			}
 			return nil, errResourceExists("You can't modify an existing version, you can only create a new version.")
 		}
-	} else {
+		all = slices.Clone(v.Stages)
+	}
+	hadCurrent := s.staged(stageCurrent) != nil
+	if !hadCurrent && !slices.Contains(stages, stageCurrent) {
+		stages = append(slices.Clone(stages), stageCurrent)
+	}
+	for _, st := range stages {
+		if !slices.Contains(all, st) {
+			all = append(all, st)
+		}
+	}
+	// Checked before anything is written: a rejected call changes nothing.
+	if len(all) > maxStagesPerVersion {
+		return nil, errLimitExceeded("A version can have at most %d staging labels.", maxStagesPerVersion)
+	}
+	if s.version(token) == nil {
 		s.Versions = append(s.Versions, Version{ID: token, CreatedDate: now})
 	}
 	v := s.version(token)
@@ -129,13 +145,6 @@ func (f *Fake) putVersion(s *Secret, token string, str *string, bin []byte, stag
 		v.SecretBinary = slices.Clone(bin)
 	}
 	v.RotationToken = rotationToken
-	hadCurrent := s.staged(stageCurrent) != nil
-	if len(v.Stages)+len(stages) > maxStagesPerVersion {
-		return nil, errLimitExceeded("A version can have at most %d staging labels.", maxStagesPerVersion)
-	}
-	if !hadCurrent && !slices.Contains(stages, stageCurrent) {
-		stages = append(slices.Clone(stages), stageCurrent)
-	}
 	for _, st := range stages {
 		if st == stageCurrent && !v.HasStage(stageCurrent) && !slices.Contains(stages, stagePending) {
 			f.abandon(s, now)
@@ -460,6 +469,7 @@ func (f *Fake) UpdateSecretVersionStage(ctx context.Context, in *secretsmanager.
 		}
 		s.version(removeFrom).removeStage(stage)
 		s.LastChangedDate = now
+		s.prune(now) // the version may have lost its last label
 		return out, nil
 	}
 	target := s.version(moveTo)

@@ -470,6 +470,10 @@ func (f *Fake) run(r *Rotation) {
 			}
 			s.LastRotatedDate = now
 			f.schedule(s, now)
+		} else {
+			// The placeholder stays; "that rotation will be reattempted"
+			// in the next window, which RunDue honours.
+			f.schedule(s, now)
 		}
 	}
 	if f.inflight[r.SecretARN] == r {
@@ -532,9 +536,16 @@ func (f *Fake) checkAfter(r *Rotation, step rotation.Step) error {
 	switch step {
 	case rotation.StepCreate:
 		if f.opts.StrictRotationToken && v != nil {
-			r.mu.Lock()
-			ok := v.RotationToken != "" && slices.Contains(r.tokens, v.RotationToken)
-			r.mu.Unlock()
+			// Any token the service issued for this version counts,
+			// including those of an earlier rotation RunDue reattempts.
+			ok := false
+			for _, o := range f.rotations {
+				if o.VersionID == r.VersionID && v.RotationToken != "" {
+					o.mu.Lock()
+					ok = ok || slices.Contains(o.tokens, v.RotationToken)
+					o.mu.Unlock()
+				}
+			}
 			if !ok {
 				return fmt.Errorf("Pending secret version %s for Secret %s was not created by Lambda %s. Remove the AWSPENDING staging label and restart rotation.", r.VersionID, s.Name, r.FunctionARN)
 			}

@@ -1,0 +1,85 @@
+package strategy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/rotationkit/rotation"
+)
+
+// ErrAdminMismatch means the admin secret is for another host or resource
+// than the secret being rotated.
+var ErrAdminMismatch = errors.New("admin secret is for another resource")
+
+// SecretReader reads a secret value; *secretsmanager.Client, rotation.Client
+// and rotationtest.Fake satisfy it.
+type SecretReader interface {
+	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+}
+
+// Admin locates an admin credential kept in another secret, named by a
+// field of the secret being rotated, the way AWS's templates use
+// "masterarn". It is read on every call, never cached, so an admin secret
+// that has itself been rotated is picked up at once.
+type Admin struct {
+	// Client reads the admin secret.
+	Client SecretReader
+	// Field is the rotated secret's field naming the admin secret (an ARN
+	// or a name); default "masterarn".
+	Field string
+	// MatchFields are fields that must be equal in the admin secret and the
+	// rotated one, so an admin for another host is refused; default
+	// ["host"]. A field absent from both is ignored.
+	MatchFields []string
+}
+
+func (a *Admin) field() string {
+	if a.Field == "" {
+		return "masterarn"
+	}
+	return a.Field
+}
+
+// Fetch reads the admin credential named by secret and checks that it is
+// for the same resource.
+func (a *Admin) Fetch(ctx context.Context, secret *rotation.Secret) (*rotation.Secret, error) {
+	if a.Client == nil {
+		return nil, errors.New("strategy: Admin.Client is nil")
+	}
+	id, err := secret.Get(a.field())
+	if err != nil {
+		return nil, fmt.Errorf("admin secret: %w", err)
+	}
+	out, err := a.Client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
+	if err != nil {
+		return nil, fmt.Errorf("reading admin secret %q (field %q): %w", id, a.field(), err)
+	}
+	if out.SecretString == nil {
+		return nil, fmt.Errorf("admin secret %q: %w: it is binary, want a JSON object", id, rotation.ErrInvalidSecret)
+	}
+	admin := rotation.NewString(*out.SecretString)
+	if err := admin.Valid(); err != nil {
+		return nil, fmt.Errorf("admin secret %q: %w", id, err)
+	}
+	match := a.MatchFields
+	if match == nil {
+		match = []string{"host"}
+	}
+	for _, f := range match {
+		want, wok, err := secret.Lookup(f)
+		if err != nil {
+			return nil, err
+		}
+		got, gok, err := admin.Lookup(f)
+		if err != nil {
+			return nil, fmt.Errorf("admin secret %q: %w", id, err)
+		}
+		if wok != gok || want != got {
+			return nil, fmt.Errorf("%w: field %q differs between the secret and admin secret %q", ErrAdminMismatch, f, id)
+		}
+	}
+	return admin, nil
+}

@@ -1,0 +1,223 @@
+package strategy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/rotationkit/rotation"
+)
+
+// ErrUserMismatch means the pending secret names a user that is neither
+// the current user nor its alternate, or a different host or resource.
+var ErrUserMismatch = errors.New("pending user does not match the current user")
+
+// ErrNameTooLong means the alternate user name exceeds the service's limit.
+var ErrNameTooLong = errors.New("alternate user name too long")
+
+// UserService is what AlternatingUsers needs from the target service.
+// Implementations must be safe for concurrent use.
+type UserService interface {
+	// Test returns nil if secret authenticates. It must not change anything.
+	Test(ctx context.Context, secret *rotation.Secret) error
+
+	// SetPassword, logged in as req.Admin, sets the password of req.User to
+	// the one in req.Pending, creating req.User with the privileges of
+	// req.Base first if it does not exist. It may be called again after a
+	// failure and must then succeed without duplicating anything.
+	SetPassword(ctx context.Context, req *SetPasswordRequest) error
+}
+
+// SetPasswordRequest is the input to UserService.SetPassword.
+type SetPasswordRequest struct {
+	Admin   *rotation.Secret // the admin credential, checked for the same resource
+	Base    string           // the base user, whose privileges the alternate has
+	User    string           // the user to change (the one not current)
+	Pending *rotation.Secret // the value to install; its username is User
+	Current *rotation.Secret // the current value; it authenticates
+}
+
+// AlternatingUsers rotates between two users, so the credential clients
+// hold stays valid while the other one changes: zero downtime. Each
+// rotation changes the user that is not current, logged in with an admin
+// credential kept in another secret.
+//
+// By default the second user is derived from the first by appending
+// Suffix ("_clone"), as AWS's templates do, and created on first use. Set
+// Users to alternate between two pre-created users instead.
+type AlternatingUsers struct {
+	Service UserService
+	Admin   Admin
+
+	// Policy generates new passwords.
+	Policy rotation.PasswordPolicy
+
+	// UsernameField and PasswordField name the secret's fields; defaults
+	// "username" and "password".
+	UsernameField, PasswordField string
+
+	// Suffix derives the alternate user name; default "_clone".
+	Suffix string
+
+	// MaxNameLength, if positive, is the service's user-name limit in
+	// characters (MySQL 32, older MySQL 16, PostgreSQL 63 bytes).
+	MaxNameLength int
+
+	// Users, if both are set, are two pre-created users to alternate
+	// between; no user is created and Suffix is not used.
+	Users [2]string
+
+	// MatchFields must be equal in the current and pending values (the
+	// same host and resource); default ["host", "port", "dbname"]. A field
+	// absent from both is ignored.
+	MatchFields []string
+}
+
+var _ rotation.Rotator = (*AlternatingUsers)(nil)
+
+func (a *AlternatingUsers) userField() string {
+	if a.UsernameField == "" {
+		return "username"
+	}
+	return a.UsernameField
+}
+
+func (a *AlternatingUsers) passwordField() string {
+	if a.PasswordField == "" {
+		return "password"
+	}
+	return a.PasswordField
+}
+
+func (a *AlternatingUsers) suffix() string {
+	if a.Suffix == "" {
+		return "_clone"
+	}
+	return a.Suffix
+}
+
+// pair returns the base user and the alternate of user.
+func (a *AlternatingUsers) pair(user string) (base, other string, err error) {
+	if a.Users[0] != "" && a.Users[1] != "" {
+		switch user {
+		case a.Users[0]:
+			return a.Users[0], a.Users[1], nil
+		case a.Users[1]:
+			return a.Users[0], a.Users[0], nil
+		}
+		return "", "", fmt.Errorf("%w: the secret's user is neither of the two configured users", ErrUserMismatch)
+	}
+	sfx := a.suffix()
+	if strings.HasSuffix(user, sfx) && len(user) > len(sfx) {
+		base := strings.TrimSuffix(user, sfx)
+		return base, base, nil
+	}
+	other = user + sfx
+	if a.MaxNameLength > 0 && utf8.RuneCountInString(other) > a.MaxNameLength {
+		return "", "", fmt.Errorf("%w: field %q plus suffix %q makes %d characters, over the limit of %d", ErrNameTooLong, a.userField(), sfx, utf8.RuneCountInString(other), a.MaxNameLength)
+	}
+	return user, other, nil
+}
+
+// Create returns the current value with the other user and a new password.
+func (a *AlternatingUsers) Create(ctx context.Context, req *rotation.CreateRequest) (*rotation.CreateResponse, error) {
+	user, err := req.Current.Get(a.userField())
+	if err != nil {
+		return nil, err
+	}
+	if _, err := req.Current.Get(a.Admin.field()); err != nil {
+		return nil, err
+	}
+	_, other, err := a.pair(user)
+	if err != nil {
+		return nil, err
+	}
+	pw, err := a.Policy.Generate()
+	if err != nil {
+		return nil, err
+	}
+	p, err := req.Current.With(map[string]any{a.userField(): other, a.passwordField(): pw})
+	if err != nil {
+		return nil, err
+	}
+	return &rotation.CreateResponse{Pending: p}, nil
+}
+
+// Set checks the guards (the current credential works; the pending user is
+// the current user's alternate, on the same resource; the admin secret is
+// for that resource) and then sets the pending user's password.
+func (a *AlternatingUsers) Set(ctx context.Context, req *rotation.SetRequest) (*rotation.SetResponse, error) {
+	cur, err := req.Current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	base, user, err := a.check(cur, req.Pending)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.Service.Test(ctx, req.Pending); err == nil {
+		return &rotation.SetResponse{}, nil
+	}
+	if err := a.Service.Test(ctx, cur); err != nil {
+		return nil, fmt.Errorf("the current credential does not authenticate, refusing to change anything: %w", err)
+	}
+	admin, err := a.Admin.Fetch(ctx, req.Pending)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.Service.SetPassword(ctx, &SetPasswordRequest{Admin: admin, Base: base, User: user, Pending: req.Pending, Current: cur}); err != nil {
+		return nil, fmt.Errorf("set password of the alternate user: %w", err)
+	}
+	return &rotation.SetResponse{}, nil
+}
+
+// check returns the base user and the pending user after checking that
+// the pending user is the current user's alternate on the same resource.
+func (a *AlternatingUsers) check(cur, pending *rotation.Secret) (base, user string, err error) {
+	curUser, err := cur.Get(a.userField())
+	if err != nil {
+		return "", "", err
+	}
+	user, err = pending.Get(a.userField())
+	if err != nil {
+		return "", "", err
+	}
+	if _, err := pending.Get(a.passwordField()); err != nil {
+		return "", "", err
+	}
+	base, other, err := a.pair(curUser)
+	if err != nil {
+		return "", "", err
+	}
+	if user != other && user != curUser {
+		return "", "", fmt.Errorf("%w: field %q of the pending value is neither the current user nor its alternate", ErrUserMismatch, a.userField())
+	}
+	match := a.MatchFields
+	if match == nil {
+		match = []string{"host", "port", "dbname"}
+	}
+	for _, f := range match {
+		c, cok, err := cur.Lookup(f)
+		if err != nil {
+			return "", "", err
+		}
+		p, pok, err := pending.Lookup(f)
+		if err != nil {
+			return "", "", err
+		}
+		if cok != pok || c != p {
+			return "", "", fmt.Errorf("%w: field %q differs between the current and pending values", ErrUserMismatch, f)
+		}
+	}
+	return base, user, nil
+}
+
+// Test checks that the pending value authenticates.
+func (a *AlternatingUsers) Test(ctx context.Context, req *rotation.TestRequest) (*rotation.TestResponse, error) {
+	if err := a.Service.Test(ctx, req.Pending); err != nil {
+		return nil, err
+	}
+	return &rotation.TestResponse{}, nil
+}

@@ -1,0 +1,146 @@
+package strategy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/rotationkit/rotation"
+)
+
+// ErrNoWorkingCredential means that no value the strategy could log in
+// with authenticates: not the pending one, the current one, the previous
+// one or the admin credential.
+var ErrNoWorkingCredential = errors.New("no credential authenticates")
+
+// PasswordService is what SingleUser needs from the target service.
+// Implementations must be safe for concurrent use.
+type PasswordService interface {
+	// Test returns nil if secret authenticates against the service. It must
+	// not change anything.
+	Test(ctx context.Context, secret *rotation.Secret) error
+
+	// Change sets the password of the user named in req.New to the one in
+	// req.New, logged in with req.Login. It may be called again after a
+	// failure, so it must succeed when the password is already req.New's.
+	Change(ctx context.Context, req *ChangeRequest) error
+}
+
+// ChangeRequest is the input to PasswordService.Change.
+type ChangeRequest struct {
+	// Login authenticates: the old value that worked, or the admin
+	// credential when the strategy uses one.
+	Login *rotation.Secret
+	// Old is the old value that authenticated (current or previous), for
+	// services that need the old password to set a new one (Oracle's
+	// REPLACE, SQL Server's OLD_PASSWORD). It is nil when only the admin
+	// credential worked.
+	Old *rotation.Secret
+	// New is the pending value to install.
+	New *rotation.Secret
+	// Admin reports whether Login is the admin credential.
+	Admin bool
+}
+
+// SingleUser rotates one credential in place. Create generates a new
+// password by Policy; Set logs in with the pending value first (nothing to
+// do if it already works), then the current, then the previous one, and
+// changes the password with the first that authenticates; Test checks the
+// pending value.
+type SingleUser struct {
+	Service PasswordService
+
+	// Policy generates new passwords. The zero value gives 32 characters
+	// of letters, digits and punctuation.
+	Policy rotation.PasswordPolicy
+
+	// PasswordField names the secret's password field; default "password".
+	PasswordField string
+
+	// Admin, if set, makes the change with an admin credential read from
+	// another secret (see Admin) instead of the user's own old password.
+	Admin *Admin
+}
+
+var _ rotation.Rotator = (*SingleUser)(nil)
+
+func (s *SingleUser) passwordField() string {
+	if s.PasswordField == "" {
+		return "password"
+	}
+	return s.PasswordField
+}
+
+// Create returns the current value with a new password.
+func (s *SingleUser) Create(ctx context.Context, req *rotation.CreateRequest) (*rotation.CreateResponse, error) {
+	if err := req.Current.Valid(); err != nil {
+		return nil, err
+	}
+	pw, err := s.Policy.Generate()
+	if err != nil {
+		return nil, err
+	}
+	p, err := req.Current.With(map[string]any{s.passwordField(): pw})
+	if err != nil {
+		return nil, err
+	}
+	return &rotation.CreateResponse{Pending: p}, nil
+}
+
+// Set installs the pending password, trying pending, current and previous
+// in that order, and the admin credential if configured.
+func (s *SingleUser) Set(ctx context.Context, req *rotation.SetRequest) (*rotation.SetResponse, error) {
+	if _, err := req.Pending.Get(s.passwordField()); err != nil {
+		return nil, err
+	}
+	if err := s.Service.Test(ctx, req.Pending); err == nil {
+		return &rotation.SetResponse{}, nil
+	}
+	var old *rotation.Secret
+	var tried []error
+	cur, err := req.Current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Service.Test(ctx, cur); err == nil {
+		old = cur
+	} else {
+		tried = append(tried, fmt.Errorf("AWSCURRENT: %w", err))
+		prev, perr := req.Previous(ctx)
+		if perr != nil {
+			return nil, perr
+		}
+		if prev != nil {
+			if err := s.Service.Test(ctx, prev); err == nil {
+				old = prev
+			} else {
+				tried = append(tried, fmt.Errorf("AWSPREVIOUS: %w", err))
+			}
+		}
+	}
+	if s.Admin != nil {
+		admin, err := s.Admin.Fetch(ctx, req.Pending)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.Service.Change(ctx, &ChangeRequest{Login: admin, Old: old, New: req.Pending, Admin: true}); err != nil {
+			return nil, fmt.Errorf("change password as admin: %w", err)
+		}
+		return &rotation.SetResponse{}, nil
+	}
+	if old == nil {
+		return nil, fmt.Errorf("%w: tried AWSPENDING, then %w", ErrNoWorkingCredential, errors.Join(tried...))
+	}
+	if err := s.Service.Change(ctx, &ChangeRequest{Login: old, Old: old, New: req.Pending}); err != nil {
+		return nil, fmt.Errorf("change password: %w", err)
+	}
+	return &rotation.SetResponse{}, nil
+}
+
+// Test checks that the pending value authenticates.
+func (s *SingleUser) Test(ctx context.Context, req *rotation.TestRequest) (*rotation.TestResponse, error) {
+	if err := s.Service.Test(ctx, req.Pending); err != nil {
+		return nil, err
+	}
+	return &rotation.TestResponse{}, nil
+}

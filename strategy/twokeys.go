@@ -1,0 +1,251 @@
+package strategy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/rotationkit/rotation"
+)
+
+// KeyProvider is what TwoKeys needs from a service that mints credentials
+// (an API-key service, an OAuth authorization server, an access-key API).
+// Implementations must be safe for concurrent use.
+type KeyProvider interface {
+	// Mint creates a new credential, authenticating with current, and
+	// returns the fields to store in the pending value. They must include
+	// the key id field (TwoKeys.IDField).
+	Mint(ctx context.Context, current *rotation.Secret) (map[string]any, error)
+
+	// List returns every active credential, authenticating with current.
+	List(ctx context.Context, current *rotation.Secret) ([]Key, error)
+
+	// Revoke deactivates credential id. Revoking one that no longer exists
+	// must succeed.
+	Revoke(ctx context.Context, current *rotation.Secret, id string) error
+
+	// Test returns nil if secret authenticates. It must not change anything.
+	Test(ctx context.Context, secret *rotation.Secret) error
+}
+
+// Key is an active credential as a provider lists it.
+type Key struct {
+	ID string
+	// Created is when the credential was minted; zero if the provider does
+	// not say (it then counts as old).
+	Created time.Time
+}
+
+// TwoKeys rotates provider-minted credentials while keeping the previous
+// one valid: clients that cached AWSCURRENT keep working through and after
+// a rotation.
+//
+// Create first revokes orphans: active credentials that neither AWSCURRENT
+// nor AWSPREVIOUS holds, minted by an earlier createSecret whose value was
+// never stored. An orphan younger than OrphanAge may belong to an
+// overlapping invocation that is about to store it, so it is left alone
+// (and Create fails with ErrKeyLimit if it is in the way). If the provider
+// is still at its limit, Create revokes the AWSPREVIOUS credential, which
+// was replaced a whole rotation interval ago: with a limit of two that is
+// what makes room, and it is the credential "older than AWSPREVIOUS" once
+// this rotation finishes. It never revokes AWSCURRENT. Only then does it
+// mint. When the minted value is not stored, Discard revokes it at once.
+// Finish revokes every credential but the new AWSCURRENT and AWSPREVIOUS,
+// so the credential just replaced stays valid until the next rotation.
+type TwoKeys struct {
+	Provider KeyProvider
+
+	// IDField names the field holding the credential's id; default "key_id".
+	IDField string
+
+	// MaxActive is the provider's limit of active credentials; default 2.
+	MaxActive int
+
+	// OrphanAge is how old an unreferenced credential must be before
+	// Create revokes it; default 15 minutes, the longest a Lambda
+	// invocation can run.
+	OrphanAge time.Duration
+
+	// Now is the clock compared with Key.Created; default time.Now.
+	Now func() time.Time
+}
+
+var (
+	_ rotation.Rotator   = (*TwoKeys)(nil)
+	_ rotation.Finisher  = (*TwoKeys)(nil)
+	_ rotation.Discarder = (*TwoKeys)(nil)
+)
+
+func (k *TwoKeys) orphanAge() time.Duration {
+	if k.OrphanAge <= 0 {
+		return 15 * time.Minute
+	}
+	return k.OrphanAge
+}
+
+func (k *TwoKeys) now() time.Time {
+	if k.Now == nil {
+		return time.Now()
+	}
+	return k.Now()
+}
+
+// ErrKeyLimit means the provider is at its limit of active credentials and
+// none can be revoked safely.
+var ErrKeyLimit = errors.New("provider's active credential limit reached")
+
+func (k *TwoKeys) idField() string {
+	if k.IDField == "" {
+		return "key_id"
+	}
+	return k.IDField
+}
+
+func (k *TwoKeys) maxActive() int {
+	if k.MaxActive <= 0 {
+		return 2
+	}
+	return k.MaxActive
+}
+
+// keyID returns the credential id held by s, or "" for nil.
+func (k *TwoKeys) keyID(s *rotation.Secret) (string, error) {
+	if s == nil {
+		return "", nil
+	}
+	return s.Get(k.idField())
+}
+
+// Create revokes orphans (and, at the limit, the AWSPREVIOUS credential),
+// then mints a credential into the pending value.
+func (k *TwoKeys) Create(ctx context.Context, req *rotation.CreateRequest) (*rotation.CreateResponse, error) {
+	cur := req.Current
+	curID, err := k.keyID(cur)
+	if err != nil {
+		return nil, err
+	}
+	prev, err := req.Previous(ctx)
+	if err != nil {
+		return nil, err
+	}
+	prevID := ""
+	if prev != nil {
+		// A previous value from before this strategy was used may lack the
+		// field; it then protects nothing.
+		prevID, _, _ = prev.Lookup(k.idField())
+	}
+	active, err := k.Provider.List(ctx, cur)
+	if err != nil {
+		return nil, fmt.Errorf("list credentials: %w", err)
+	}
+	if !slices.ContainsFunc(active, func(key Key) bool { return key.ID == curID }) {
+		return nil, fmt.Errorf("the AWSCURRENT credential (field %q) is not active at the provider; refusing to mint", k.idField())
+	}
+	n := 0
+	young := 0
+	for _, key := range active {
+		switch {
+		case key.ID == curID || (key.ID == prevID && prevID != ""):
+			n++
+		case !key.Created.IsZero() && k.now().Sub(key.Created) < k.orphanAge():
+			n++
+			young++
+		default:
+			if err := k.Provider.Revoke(ctx, cur, key.ID); err != nil {
+				return nil, fmt.Errorf("revoke orphaned credential: %w", err)
+			}
+		}
+	}
+	if n >= k.maxActive() {
+		if prevID == "" || prevID == curID || !slices.ContainsFunc(active, func(key Key) bool { return key.ID == prevID }) {
+			return nil, fmt.Errorf("%w: %d active (%d minted in the last %v by another invocation, not yet stored), limit %d", ErrKeyLimit, n, young, k.orphanAge(), k.maxActive())
+		}
+		if err := k.Provider.Revoke(ctx, cur, prevID); err != nil {
+			return nil, fmt.Errorf("revoke the AWSPREVIOUS credential to make room: %w", err)
+		}
+	}
+	fields, err := k.Provider.Mint(ctx, cur)
+	if err != nil {
+		return nil, fmt.Errorf("mint credential: %w", err)
+	}
+	if _, ok := fields[k.idField()]; !ok {
+		return nil, fmt.Errorf("mint credential: the provider returned no %q field", k.idField())
+	}
+	p, err := cur.With(fields)
+	if err != nil {
+		return nil, err
+	}
+	return &rotation.CreateResponse{Pending: p}, nil
+}
+
+// Set does nothing: a minted credential is valid from the start.
+func (k *TwoKeys) Set(ctx context.Context, req *rotation.SetRequest) (*rotation.SetResponse, error) {
+	if _, err := k.keyID(req.Pending); err != nil {
+		return nil, err
+	}
+	return &rotation.SetResponse{}, nil
+}
+
+// Test checks that the pending credential authenticates.
+func (k *TwoKeys) Test(ctx context.Context, req *rotation.TestRequest) (*rotation.TestResponse, error) {
+	if err := k.Provider.Test(ctx, req.Pending); err != nil {
+		return nil, err
+	}
+	return &rotation.TestResponse{}, nil
+}
+
+// Finish revokes every active credential except AWSCURRENT, AWSPREVIOUS
+// and a newer rotation's AWSPENDING.
+func (k *TwoKeys) Finish(ctx context.Context, req *rotation.FinishRequest) (*rotation.FinishResponse, error) {
+	cur, err := req.Current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	curID, err := k.keyID(cur)
+	if err != nil {
+		return nil, err
+	}
+	prev, err := req.Previous(ctx)
+	if err != nil {
+		return nil, err
+	}
+	prevID := ""
+	if prev != nil {
+		prevID, _, _ = prev.Lookup(k.idField())
+	}
+	pend, err := req.Pending(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pendID := ""
+	if pend != nil {
+		pendID, _, _ = pend.Lookup(k.idField())
+	}
+	active, err := k.Provider.List(ctx, cur)
+	if err != nil {
+		return nil, fmt.Errorf("list credentials: %w", err)
+	}
+	for _, key := range active {
+		if key.ID == curID || key.ID == prevID || key.ID == pendID {
+			continue
+		}
+		if err := k.Provider.Revoke(ctx, cur, key.ID); err != nil {
+			return nil, fmt.Errorf("revoke credential older than AWSPREVIOUS: %w", err)
+		}
+	}
+	return &rotation.FinishResponse{}, nil
+}
+
+// Discard revokes a minted credential that was never stored.
+func (k *TwoKeys) Discard(ctx context.Context, req *rotation.DiscardRequest) error {
+	id, err := k.keyID(req.Discarded)
+	if err != nil {
+		return err
+	}
+	if err := k.Provider.Revoke(ctx, req.Current, id); err != nil {
+		return fmt.Errorf("revoke unstored credential: %w", err)
+	}
+	return nil
+}
