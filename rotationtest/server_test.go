@@ -777,6 +777,11 @@ func TestWireDeleteRestore(t *testing.T) {
 	ctx := context.Background()
 	w.create(t, "kept", wireVID(1), "one")
 
+	_, err := w.sm.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: aws.String("kept"), RecoveryWindowInDays: aws.Int64(3)})
+	wantWireError[*types.InvalidParameterException](t, "RecoveryWindowInDays 3", err, "")
+	_, err = w.sm.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: aws.String("kept"), RecoveryWindowInDays: aws.Int64(7), ForceDeleteWithoutRecovery: aws.Bool(true)})
+	wantWireError[*types.InvalidParameterException](t, "RecoveryWindowInDays with ForceDeleteWithoutRecovery", err, "")
+
 	out, err := w.sm.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: aws.String("kept"), RecoveryWindowInDays: aws.Int64(7)})
 	if err != nil {
 		t.Fatalf("DeleteSecret: %v", err)
@@ -797,8 +802,6 @@ func TestWireDeleteRestore(t *testing.T) {
 	_, err = w.sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("kept"), ClientRequestToken: aws.String(wireVID(2)), SecretString: aws.String("x")})
 	wantWireError[*types.InvalidRequestException](t, "CreateSecret over a deleted secret", err,
 		"You can't create this secret because a secret with this name is already scheduled for deletion.")
-	_, err = w.sm.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: aws.String("kept"), RecoveryWindowInDays: aws.Int64(3)})
-	wantWireError[*types.InvalidParameterException](t, "RecoveryWindowInDays 3", err, "")
 
 	if _, err := w.sm.RestoreSecret(ctx, &secretsmanager.RestoreSecretInput{SecretId: aws.String("kept")}); err != nil {
 		t.Fatalf("RestoreSecret: %v", err)
@@ -1589,12 +1592,28 @@ func TestWireAWSCLI(t *testing.T) {
 			if _, ok := desc["RotationEnabled"]; ok {
 				t.Errorf("describe-secret shows RotationEnabled for a secret never configured: %v", desc)
 			}
-			want := map[string]any{v1: []any{wirePrev}, v2: []any{wirePend}, v3: []any{wireCur}}
+			// The put with default stages abandoned the pending version:
+			// v2 lost AWSPENDING and is deprecated.
+			want := map[string]any{v1: []any{wirePrev}, v3: []any{wireCur}}
 			if diff := cmp.Diff(want, desc["VersionIdsToStages"]); diff != "" {
 				t.Errorf("describe-secret VersionIdsToStages (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff(map[string][]string{v1: {wirePrev}, v2: {wirePend}, v3: {wireCur}}, w.fake.Secrets()[0].Labels()); diff != "" {
+			if diff := cmp.Diff(map[string][]string{v1: {wirePrev}, v3: {wireCur}}, w.fake.Secrets()[0].Labels()); diff != "" {
 				t.Errorf("fake state (-want +got):\n%s", diff)
+			}
+			listed := mustCLI("list-secret-version-ids", "--secret-id", "cli/secret", "--include-deprecated")
+			versions, _ := listed["Versions"].([]any)
+			var found bool
+			for _, v := range versions {
+				if m, _ := v.(map[string]any); m["VersionId"] == v2 {
+					found = true
+					if _, ok := m["VersionStages"]; ok {
+						t.Errorf("deprecated version %s listed with VersionStages %v", v2, m["VersionStages"])
+					}
+				}
+			}
+			if len(versions) != 3 || !found {
+				t.Errorf("list-secret-version-ids --include-deprecated = %v, want 3 versions including %s", versions, v2)
 			}
 			_, stderr, err := cli("get-secret-value", "--secret-id", "cli/missing")
 			if err == nil || !strings.Contains(stderr, "ResourceNotFoundException") || !strings.Contains(stderr, "Secrets Manager can't find the specified secret.") {

@@ -1,0 +1,223 @@
+// Command secretsmanager-local serves an in-memory AWS Secrets Manager on a
+// loopback port, for running rotation functions and their clients locally.
+// It speaks the awsJson1_1 protocol of the AWS SDKs, boto3 and the AWS CLI,
+// so point them at it with an endpoint URL and any dummy credentials:
+//
+//	go run ./cmd/secretsmanager-local -lambda-endpoint http://127.0.0.1:9000
+//	aws --endpoint-url http://127.0.0.1:4566 secretsmanager create-secret --name db --secret-string s3cr3t
+//
+// Rotation functions are invoked over the Lambda Invoke API at
+// -lambda-endpoint (for example the Lambda Runtime Interface Emulator);
+// without it, RotateSecret fails with AccessDeniedException as it does for
+// a function Secrets Manager cannot invoke. Scheduled rotations run every
+// -schedule-interval on the real clock. State lives in memory and is lost
+// on exit.
+//
+// Every call is logged as one line on standard error (operation, secret
+// id, status, error code, duration; never a secret value). The listening
+// address is printed on standard output. SIGINT or SIGTERM shuts the server
+// down: running rotations are given -shutdown-timeout to finish.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/rotationkit/rotation/rotationtest"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop() // a second signal kills the process at once
+	}()
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, errUsage):
+		os.Exit(2)
+	default:
+		fmt.Fprintln(os.Stderr, "secretsmanager-local:", err)
+		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New("usage error")
+
+type config struct {
+	addr             string
+	lambdaEndpoint   string
+	region           string
+	account          string
+	strictToken      bool
+	rotationAttempts int
+	stepTimeout      time.Duration
+	scheduleInterval time.Duration
+	shutdownTimeout  time.Duration
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("secretsmanager-local", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:4566", "`host:port` to listen on (port 0 picks a free port)")
+	fs.StringVar(&c.lambdaEndpoint, "lambda-endpoint", "", "base `URL` of a Lambda Invoke API that runs rotation functions, e.g. http://127.0.0.1:9000 (the Runtime Interface Emulator); empty: RotateSecret fails with AccessDeniedException")
+	fs.StringVar(&c.region, "region", "us-east-1", "`region` named in secret ARNs")
+	fs.StringVar(&c.account, "account", "123456789012", "`account` id named in secret ARNs")
+	fs.BoolVar(&c.strictToken, "strict-rotation-token", false, "fail a rotation whose pending version was not written with the RotationToken the service sent, as AWS does for cross-account and assumed-role rotation")
+	fs.IntVar(&c.rotationAttempts, "rotation-attempts", 3, "how many times one rotation is attempted before it is given up")
+	fs.DurationVar(&c.stepTimeout, "step-timeout", 30*time.Second, "time limit of one rotation step, like a Lambda timeout")
+	fs.DurationVar(&c.scheduleInterval, "schedule-interval", time.Minute, "how often due scheduled rotations are started; 0 disables them")
+	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long running rotations and requests may take to finish on shutdown")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return c, err
+		}
+		return c, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	bad := func(format string, args ...any) (config, error) {
+		err := fmt.Errorf(format, args...)
+		fmt.Fprintln(stderr, err)
+		fs.Usage()
+		return c, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	switch {
+	case fs.NArg() > 0:
+		return bad("unexpected arguments: %q", fs.Args())
+	case c.rotationAttempts < 1:
+		return bad("-rotation-attempts must be at least 1")
+	case c.stepTimeout <= 0:
+		return bad("-step-timeout must be positive")
+	case c.scheduleInterval < 0:
+		return bad("-schedule-interval must not be negative")
+	case c.shutdownTimeout <= 0:
+		return bad("-shutdown-timeout must be positive")
+	case c.region == "" || c.account == "":
+		return bad("-region and -account must not be empty")
+	}
+	if c.lambdaEndpoint != "" {
+		u, err := url.Parse(c.lambdaEndpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return bad("-lambda-endpoint %q is not an http(s) URL", c.lambdaEndpoint)
+		}
+	}
+	return c, nil
+}
+
+// run serves until ctx is done, then shuts down. It prints the listening
+// address on stdout and logs to stderr.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+
+	opts := rotationtest.Options{
+		Region:              c.region,
+		AccountID:           c.account,
+		StrictRotationToken: c.strictToken,
+		RotationAttempts:    c.rotationAttempts,
+		StepTimeout:         c.stepTimeout,
+	}
+	if c.lambdaEndpoint != "" {
+		opts.Invoker = rotationtest.LambdaInvoker{Endpoint: c.lambdaEndpoint, Client: &http.Client{}}
+	}
+	fake := rotationtest.New(opts)
+
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           rotationtest.NewHandler(fake, rotationtest.HandlerOptions{Logger: logger}),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	fmt.Fprintf(stdout, "secretsmanager-local listening on http://%s\n", ln.Addr())
+	logger.Info("listening", "addr", ln.Addr().String(), "region", c.region, "account", c.account,
+		"lambda_endpoint", c.lambdaEndpoint, "schedule_interval", c.scheduleInterval)
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	schedCtx, stopSched := context.WithCancel(context.Background())
+	schedDone := make(chan struct{})
+	go func() {
+		defer close(schedDone)
+		schedule(schedCtx, fake, c.scheduleInterval, logger)
+	}()
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		stopSched()
+		<-schedDone
+		return fmt.Errorf("serving: %w", err)
+	}
+
+	logger.Info("shutting down")
+	stopSched()
+	<-schedDone
+	sctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
+	defer cancel()
+	var errs []error
+	// Rotations first: their functions call back into this server.
+	if err := fake.Wait(sctx); err != nil {
+		errs = append(errs, fmt.Errorf("waiting for running rotations: %w", err))
+	}
+	if err := srv.Shutdown(sctx); err != nil {
+		errs = append(errs, fmt.Errorf("shutting down the HTTP server: %w", err))
+	}
+	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		errs = append(errs, fmt.Errorf("serving: %w", err))
+	}
+	if len(errs) == 0 {
+		logger.Info("stopped")
+	}
+	return errors.Join(errs...)
+}
+
+// schedule starts due scheduled rotations every interval until ctx is
+// done. Rotations still running when ctx ends are left to fake.Wait.
+func schedule(ctx context.Context, fake *rotationtest.Fake, interval time.Duration, logger *slog.Logger) {
+	if interval <= 0 {
+		return
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		started, _ := fake.RunDue(ctx)
+		for _, r := range started {
+			select {
+			case <-r.Done():
+			default:
+				continue // interrupted by shutdown
+			}
+			attrs := []any{"secret_arn", r.SecretARN, "version_id", r.VersionID, "attempts", r.Attempts()}
+			if err := r.Err(); err != nil {
+				logger.Warn("scheduled rotation failed", append(attrs, "error", err)...)
+			} else {
+				logger.Info("scheduled rotation succeeded", attrs...)
+			}
+		}
+	}
+}
