@@ -154,11 +154,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
+	rep := &reporter{fake: fake, logger: logger, logged: map[*rotationtest.Rotation]bool{}}
 	schedCtx, stopSched := context.WithCancel(context.Background())
 	schedDone := make(chan struct{})
 	go func() {
 		defer close(schedDone)
-		schedule(schedCtx, fake, c.scheduleInterval, logger)
+		schedule(schedCtx, fake, c.scheduleInterval, rep)
 	}()
 
 	select {
@@ -179,6 +180,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := fake.Wait(sctx); err != nil {
 		errs = append(errs, fmt.Errorf("waiting for running rotations: %w", err))
 	}
+	rep.sweep()
 	if err := srv.Shutdown(sctx); err != nil {
 		errs = append(errs, fmt.Errorf("shutting down the HTTP server: %w", err))
 	}
@@ -191,33 +193,60 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return errors.Join(errs...)
 }
 
-// schedule starts due scheduled rotations every interval until ctx is
-// done. Rotations still running when ctx ends are left to fake.Wait.
-func schedule(ctx context.Context, fake *rotationtest.Fake, interval time.Duration, logger *slog.Logger) {
-	if interval <= 0 {
-		return
+// reportEvery is how often finished rotations are looked for and logged.
+const reportEvery = 200 * time.Millisecond
+
+// schedule logs finished rotations and, every interval (if positive),
+// starts the scheduled rotations that are due, until ctx is done.
+// Rotations still running when ctx ends are left to fake.Wait.
+func schedule(ctx context.Context, fake *rotationtest.Fake, interval time.Duration, rep *reporter) {
+	report := time.NewTicker(reportEvery)
+	defer report.Stop()
+	var due <-chan time.Time
+	if interval > 0 {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		due = t.C
 	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-report.C:
+			rep.sweep()
+		case <-due:
+			// RunDue waits for the rotations it starts; meanwhile
+			// requests are served by other goroutines.
+			_, _ = fake.RunDue(ctx)
+			rep.sweep()
 		}
-		started, _ := fake.RunDue(ctx)
-		for _, r := range started {
-			select {
-			case <-r.Done():
-			default:
-				continue // interrupted by shutdown
-			}
-			attrs := []any{"secret_arn", r.SecretARN, "version_id", r.VersionID, "attempts", r.Attempts()}
-			if err := r.Err(); err != nil {
-				logger.Warn("scheduled rotation failed", append(attrs, "error", err)...)
-			} else {
-				logger.Info("scheduled rotation succeeded", attrs...)
-			}
+	}
+}
+
+// reporter logs each rotation once, when it has finished: whether started
+// by RotateSecret or by the schedule. Only ids and the failure are logged.
+type reporter struct {
+	fake   *rotationtest.Fake
+	logger *slog.Logger
+	logged map[*rotationtest.Rotation]bool // used by one goroutine at a time
+}
+
+func (rep *reporter) sweep() {
+	for _, r := range rep.fake.Rotations() {
+		if rep.logged[r] {
+			continue
+		}
+		select {
+		case <-r.Done():
+		default:
+			continue
+		}
+		rep.logged[r] = true
+		attrs := []any{"secret_arn", r.SecretARN, "version_id", r.VersionID, "function", r.FunctionARN, "attempts", r.Attempts(), "test_only", r.TestOnly}
+		if err := r.Err(); err != nil {
+			rep.logger.Warn("rotation failed", append(attrs, "error", err)...)
+		} else {
+			rep.logger.Info("rotation succeeded", attrs...)
 		}
 	}
 }
