@@ -9,8 +9,10 @@ import (
 	"log/slog"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -129,28 +131,37 @@ func Rules() []string {
 	return append(out, leakRule+": "+leakReason+" (checked after every rule)")
 }
 
+// ruleTimeout bounds each rule, so that a rotator that hangs fails its
+// rule instead of the whole test binary.
+const ruleTimeout = 2 * time.Minute
+
 // Run runs every conformance rule as a subtest of t, each with a fresh
-// fixture from factory, and logs the figures it measures. What it cannot
-// catch: data races inside the rotator (run with -race), and faults in
-// calls the rotator makes to services other than Secrets Manager.
+// fixture from factory and a timeout, and logs the figures it measures.
+// A fixture that cannot be built fails the subtest with t.Fatal; a broken
+// rule is reported with t.Error as a *Violation's text.
+//
+// What the suite cannot catch: data races inside the rotator (run the test
+// with -race); faults in calls the rotator makes to services other than
+// Secrets Manager (inject those in the fixture's own target); leaks through
+// anything but the logger it is given and the errors it returns (stdout, a
+// global logger, a metrics label); a value that was generated but never
+// stored and then leaked; values shorter than 8 characters, which cannot be
+// told apart from ordinary log text.
 func Run(t *testing.T, factory Factory) {
 	t.Helper()
 	var mu sync.Mutex
 	var rep Report
 	for _, r := range rules {
 		t.Run(r.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			ctx, cancel := context.WithTimeout(context.Background(), ruleTimeout)
 			defer cancel()
 			e, err := newEnv(ctx, factory)
 			if err != nil {
 				t.Fatalf("fixture: %v", err)
 			}
 			defer e.close()
-			if err := r.run(ctx, e); err != nil {
-				t.Errorf("%v", &Violation{Rule: r.name, Reason: r.reason, Err: err})
-			}
-			if err := e.leaks(); err != nil {
-				t.Errorf("%v", &Violation{Rule: leakRule, Reason: leakReason, Err: fmt.Errorf("during %s: %w", r.name, err)})
+			for _, err := range e.runRule(ctx, r) {
+				t.Errorf("%v", err)
 			}
 			mu.Lock()
 			e.report.mergeInto(&rep)
@@ -163,26 +174,55 @@ func Run(t *testing.T, factory Factory) {
 	}
 }
 
-// Check runs every rule, each with a fresh fixture, and returns the
-// figures and every violation joined (each a *Violation), or nil.
+// Check runs every rule, each with a fresh fixture from factory and a
+// timeout, and returns the figures it measured and every violation joined
+// (each a *Violation naming its rule), or nil if the rotator conforms.
+// errors.As(err, &v) finds the first violation; a non-nil err also has an
+// Unwrap() []error method that lists them all:
+//
+//	_, err := rotationtest.Check(ctx, factory)
+//	if err != nil {
+//		for _, err := range err.(interface{ Unwrap() []error }).Unwrap() {
+//			var v *rotationtest.Violation
+//			if errors.As(err, &v) {
+//				fmt.Println(v.Rule)
+//			}
+//		}
+//	}
+//
+// A fixture that cannot be built is reported as an error that is not a
+// *Violation, joined with the violations found so far; the remaining rules
+// are not run. See Run for what the suite cannot catch.
 func Check(ctx context.Context, factory Factory) (Report, error) {
 	var errs []error
 	var rep Report
 	for _, r := range rules {
-		e, err := newEnv(ctx, factory)
+		rctx, cancel := context.WithTimeout(ctx, ruleTimeout)
+		e, err := newEnv(rctx, factory)
 		if err != nil {
-			return rep, fmt.Errorf("rotationtest: fixture for rule %s: %w", r.name, err)
+			cancel()
+			errs = append(errs, fmt.Errorf("rotationtest: fixture for rule %s: %w", r.name, err))
+			return rep, errors.Join(errs...)
 		}
-		if err := r.run(ctx, e); err != nil {
-			errs = append(errs, &Violation{Rule: r.name, Reason: r.reason, Err: err})
-		}
-		if err := e.leaks(); err != nil {
-			errs = append(errs, &Violation{Rule: leakRule, Reason: leakReason, Err: fmt.Errorf("during %s: %w", r.name, err)})
-		}
+		errs = append(errs, e.runRule(rctx, r)...)
 		e.report.mergeInto(&rep)
 		e.close()
+		cancel()
 	}
 	return rep, errors.Join(errs...)
+}
+
+// runRule runs r and the leak check that follows every rule, returning
+// the violations as *Violation values.
+func (e *env) runRule(ctx context.Context, r rule) []error {
+	var errs []error
+	if err := r.run(ctx, e); err != nil {
+		errs = append(errs, &Violation{Rule: r.name, Reason: r.reason, Err: err})
+	}
+	if err := e.leaks(); err != nil {
+		errs = append(errs, &Violation{Rule: leakRule, Reason: leakReason, Err: fmt.Errorf("during %s: %w", r.name, err)})
+	}
+	return errs
 }
 
 func (r *Report) mergeInto(dst *Report) {
@@ -211,6 +251,7 @@ type env struct {
 	mu     sync.Mutex
 	inv    Invoker  // the invoker the fake uses now
 	errs   []string // every error text the handler returned
+	tokens []string // RotationTokens the suite sent itself, outside the fake
 	report Report
 }
 
@@ -268,7 +309,7 @@ func newEnv(ctx context.Context, factory Factory) (*env, error) {
 	e.arn = aws.ToString(out.ARN)
 	e.client = NewFaultClient(e.fake)
 	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h, err := fx.NewHandler(e.client, logger)
+	h, err := fx.NewHandler(gatedClient{next: e.client}, logger)
 	if err != nil {
 		e.close()
 		return nil, fmt.Errorf("rotationtest: NewHandler: %w", err)
@@ -447,7 +488,9 @@ func ruleRotationToken(ctx context.Context, e *env) error {
 	return nil
 }
 
-// ruleLabels checks the labels after every step of a rotation.
+// ruleLabels checks the labels after every step of a rotation: AWSCURRENT
+// stays put until finishSecret (even when a step fails), and AWSPENDING
+// stays on the new version, finishSecret included.
 func ruleLabels(ctx context.Context, e *env) error {
 	old := e.currentID()
 	var mu sync.Mutex
@@ -455,7 +498,8 @@ func ruleLabels(ctx context.Context, e *env) error {
 	e.setInvoker(func(inv Invoker) Invoker {
 		return InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
 			err := inv.Invoke(ctx, fn, ev)
-			if err != nil {
+			step := rotation.Step(ev.Step)
+			if err != nil && step == rotation.StepFinish {
 				return err
 			}
 			s := e.secret()
@@ -463,26 +507,28 @@ func ruleLabels(ctx context.Context, e *env) error {
 			pend, hasPending := s.Staged(stagePending)
 			mu.Lock()
 			defer mu.Unlock()
-			switch rotation.Step(ev.Step) {
-			case rotation.StepFinish:
+			switch {
+			case step == rotation.StepFinish:
 				if cur.ID != ev.ClientRequestToken {
 					errs = append(errs, fmt.Errorf("after finishSecret AWSCURRENT is on %s, not the new version (labels: %s)", short(cur.ID), labelsOf(s)))
 				}
 				if !hasPending || pend.ID != ev.ClientRequestToken {
 					errs = append(errs, fmt.Errorf("finishSecret removed AWSPENDING; the service removes it, and a function that does signals an abandoned rotation (labels: %s)", labelsOf(s)))
 				}
-			default:
-				if cur.ID != old {
-					errs = append(errs, fmt.Errorf("AWSCURRENT moved during %s, before the rotation was tested and finished (labels: %s)", ev.Step, labelsOf(s)))
+			case cur.ID != old:
+				what := "during"
+				if err != nil {
+					what = "in a failing"
 				}
-				if !hasPending || pend.ID != ev.ClientRequestToken {
-					errs = append(errs, fmt.Errorf("AWSPENDING is not on the new version after %s (labels: %s)", ev.Step, labelsOf(s)))
-				}
+				errs = append(errs, fmt.Errorf("AWSCURRENT moved %s %s, before the rotation was tested and finished (labels: %s)", what, ev.Step, labelsOf(s)))
+			case err == nil && (!hasPending || pend.ID != ev.ClientRequestToken):
+				errs = append(errs, fmt.Errorf("AWSPENDING is not on the new version after %s (labels: %s)", ev.Step, labelsOf(s)))
 			}
-			return nil
+			return err
 		})
 	})
 	_, rerr := e.rotate(ctx, true)
+	e.setInvoker(nil)
 	mu.Lock()
 	defer mu.Unlock()
 	if len(errs) == 0 && rerr != nil {
@@ -569,6 +615,9 @@ func ruleRerun(ctx context.Context, e *env) error {
 	var errs []error
 	for _, step := range rotation.Steps() {
 		ev := events.SecretsManagerSecretRotationEvent{Step: string(step), SecretID: e.arn, ClientRequestToken: r.VersionID, RotationToken: newRotationToken()}
+		e.mu.Lock()
+		e.tokens = append(e.tokens, ev.RotationToken)
+		e.mu.Unlock()
 		if err := e.base().Invoke(ctx, functionARN, ev); err != nil {
 			errs = append(errs, fmt.Errorf("%s re-run after success failed: %w", step, err))
 		}
@@ -598,13 +647,17 @@ func ruleFaults(ctx context.Context, e *env) error {
 	if err := e.rotateAndCheck(ctx); err != nil {
 		return fmt.Errorf("clean rotation: %w", err)
 	}
-	positions := e.client.Calls()
+	ops := e.client.sequence()
 	var errs []error
 	for _, k := range faultKinds {
-		for n := 1; n <= positions; n++ {
+		for n := 1; n <= len(ops); n++ {
 			e.client.Arm(k.fault(n))
 			if err := e.rotateAndCheck(ctx); err != nil {
-				errs = append(errs, fmt.Errorf("%s at call %d of %d: %w", k.name, n, positions, err))
+				errs = append(errs, fmt.Errorf("%s at call %d of %d (%s): %w", k.name, n, len(ops), ops[n-1], err))
+				e.client.Arm()
+				if e.recover(ctx) != nil {
+					return errors.Join(errs...)
+				}
 			}
 		}
 	}
@@ -615,16 +668,20 @@ func ruleFaults(ctx context.Context, e *env) error {
 func ruleCrash(ctx context.Context, e *env) error {
 	var errs []error
 	for _, step := range rotation.Steps() {
+		old := e.currentID()
 		e.setInvoker(func(inv Invoker) Invoker { return CrashAfter(inv, step, 1) })
 		r, err := e.rotate(ctx, true)
 		switch {
 		case err != nil:
 			errs = append(errs, fmt.Errorf("crash after %s: the retried rotation did not converge: %w", step, err))
+			e.setInvoker(nil)
+			if e.recover(ctx) != nil {
+				return errors.Join(errs...)
+			}
 		case r.Attempts() < 2:
 			errs = append(errs, fmt.Errorf("crash after %s: the service did not need to retry (the crash was not observed)", step))
 		default:
-			old, _ := e.secret().Staged(stagePrevious)
-			if err := e.checkRotated(ctx, old.ID, r.VersionID); err != nil {
+			if err := e.checkRotated(ctx, old, r.VersionID); err != nil {
 				errs = append(errs, fmt.Errorf("crash after %s: %w", step, err))
 			}
 		}
@@ -633,22 +690,166 @@ func ruleCrash(ctx context.Context, e *env) error {
 	return errors.Join(errs...)
 }
 
+// ruleOverlap runs, for every step, one rotation in which two invocations
+// of the step run concurrently, and one in which they are staggered: the
+// second starts while the first is held just before its first Secrets
+// Manager write, and the first then writes first. The staggered order is
+// the lost update that free-running goroutines hit only by chance (say,
+// each createSecret changes the target and the first to write wins), so
+// the rule catches it every time.
 func ruleOverlap(ctx context.Context, e *env) error {
 	var errs []error
-	for _, step := range rotation.Steps() {
-		old := e.currentID()
-		e.setInvoker(func(inv Invoker) Invoker { return Overlap(inv, step, 1) })
-		r, err := e.rotate(ctx, true)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("two overlapping %s invocations: the rotation did not converge: %w", step, err))
-			continue
-		}
-		if err := e.checkRotated(ctx, old, r.VersionID); err != nil {
-			errs = append(errs, fmt.Errorf("two overlapping %s invocations: %w", step, err))
+	kinds := []struct {
+		name string
+		wrap func(Invoker, rotation.Step) Invoker
+	}{
+		{"concurrent", func(inv Invoker, step rotation.Step) Invoker { return Overlap(inv, step, 1) }},
+		{"staggered (the second starts while the first is about to write; the first writes first)", staggered},
+	}
+	for _, k := range kinds {
+		for _, step := range rotation.Steps() {
+			old := e.currentID()
+			e.setInvoker(func(inv Invoker) Invoker { return k.wrap(inv, step) })
+			r, err := e.rotate(ctx, true)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("two overlapping %s invocations, %s: the rotation did not converge: %w", step, k.name, err))
+				e.setInvoker(nil)
+				if e.recover(ctx) != nil {
+					return errors.Join(errs...)
+				}
+				continue
+			}
+			if err := e.checkRotated(ctx, old, r.VersionID); err != nil {
+				errs = append(errs, fmt.Errorf("two overlapping %s invocations, %s: %w", step, k.name, err))
+			}
 		}
 	}
 	e.setInvoker(nil)
 	return errors.Join(errs...)
+}
+
+// recover removes AWSPENDING left by a rotation that failed, as an
+// operator would, so that the next rotation of a rule can start.
+func (e *env) recover(ctx context.Context) error {
+	p, ok := e.secret().Staged(stagePending)
+	if !ok || p.HasStage(stageCurrent) {
+		return nil
+	}
+	_, err := e.fake.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
+		SecretId: aws.String(e.arn), VersionStage: aws.String(stagePending), RemoveFromVersionId: aws.String(p.ID),
+	})
+	return err
+}
+
+// gateKey is the context key of a writeGate.
+type gateKey struct{}
+
+// writeGate holds one invocation at its first Secrets Manager write until
+// released.
+type writeGate struct {
+	once    sync.Once
+	arrived chan struct{} // closed when the invocation reaches its first write
+	release chan struct{} // closed to let it go on
+}
+
+func newWriteGate() *writeGate {
+	return &writeGate{arrived: make(chan struct{}), release: make(chan struct{})}
+}
+
+// gatedClient is the client the handler under test gets. It forwards to
+// the FaultClient, holding a write of an invocation whose context carries
+// a writeGate (the handler must pass on the context it is given; one that
+// does not is simply not held).
+type gatedClient struct{ next rotation.Client }
+
+func (c gatedClient) hold(ctx context.Context) error {
+	g, ok := ctx.Value(gateKey{}).(*writeGate)
+	if !ok {
+		return nil
+	}
+	first := false
+	g.once.Do(func() { first = true; close(g.arrived) })
+	if !first {
+		return nil
+	}
+	select {
+	case <-g.release:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (c gatedClient) DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error) {
+	return c.next.DescribeSecret(ctx, in, optFns...)
+}
+
+func (c gatedClient) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	return c.next.GetSecretValue(ctx, in, optFns...)
+}
+
+func (c gatedClient) PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error) {
+	if err := c.hold(ctx); err != nil {
+		return nil, err
+	}
+	return c.next.PutSecretValue(ctx, in, optFns...)
+}
+
+func (c gatedClient) UpdateSecretVersionStage(ctx context.Context, in *secretsmanager.UpdateSecretVersionStageInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.UpdateSecretVersionStageOutput, error) {
+	if err := c.hold(ctx); err != nil {
+		return nil, err
+	}
+	return c.next.UpdateSecretVersionStage(ctx, in, optFns...)
+}
+
+// staggerWait bounds how long the second staggered invocation may take to
+// reach its first write; it runs out only when the second waits for
+// something the held first one owns (a lock), and then the first is let go.
+const staggerWait = time.Second
+
+// staggered returns an Invoker that, on the first invocation of step,
+// starts invocation A and holds it at its first Secrets Manager write,
+// then starts invocation B and lets it run to its own first write (or to
+// its end), then lets A finish, then B. The step fails if either fails.
+func staggered(inv Invoker, step rotation.Step) Invoker {
+	var count atomic.Int64
+	return InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
+		if rotation.Step(ev.Step) != step || count.Add(1) != 1 {
+			return inv.Invoke(ctx, fn, ev)
+		}
+		start := func(g *writeGate) <-chan error {
+			done := make(chan error, 1)
+			go func() { done <- inv.Invoke(context.WithValue(ctx, gateKey{}, g), fn, ev) }()
+			return done
+		}
+		wait := func(g *writeGate, done <-chan error, timeout <-chan time.Time) (error, bool) {
+			select {
+			case <-g.arrived:
+				return nil, false
+			case err := <-done:
+				return err, true
+			case <-timeout:
+			case <-ctx.Done():
+			}
+			return nil, false
+		}
+		ga, gb := newWriteGate(), newWriteGate()
+		doneA := start(ga)
+		errA, finishedA := wait(ga, doneA, nil)
+		doneB := start(gb)
+		t := time.NewTimer(staggerWait)
+		errB, finishedB := wait(gb, doneB, t.C)
+		t.Stop()
+		close(ga.release)
+		if !finishedA {
+			errA = <-doneA
+		}
+		close(gb.release)
+		if !finishedB {
+			errB = <-doneB
+		}
+		return errors.Join(errA, errB)
+	})
 }
 
 var errTestFailedInjected = errors.New("rotationtest: testSecret failed (injected)")
@@ -836,67 +1037,126 @@ func ruleClients(ctx context.Context, e *env) error {
 	return nil
 }
 
+// minNeedle is the shortest value the leak check looks for: shorter ones
+// would match ordinary log text by chance.
+const minNeedle = 8
+
+// needle is a sensitive string and a description of it that does not
+// reveal it.
+type needle struct{ text, what string }
+
 // leaks checks the captured logs and errors for secret values and
-// RotationTokens.
+// RotationTokens, raw or quoted the way fmt's %q, slog's text and JSON
+// handlers and encoding/json quote them.
 func (e *env) leaks() error {
-	var needles []string
+	var needles []needle
 	for _, s := range e.fake.Secrets() {
 		for _, v := range s.Versions {
-			needles = append(needles, sensitiveParts(v)...)
+			needles = append(needles, sensitiveParts(s.Name, v)...)
 		}
 	}
 	for _, r := range e.fake.Rotations() {
 		r.mu.Lock()
-		needles = append(needles, r.tokens...)
+		for i, t := range r.tokens {
+			needles = append(needles, needle{t, fmt.Sprintf("the RotationToken of attempt %d of rotation %s", i+1, short(r.VersionID))})
+		}
 		r.mu.Unlock()
 	}
 	e.mu.Lock()
+	for _, t := range e.tokens {
+		needles = append(needles, needle{t, "a RotationToken of a re-run step"})
+	}
 	texts := append([]string{e.logs.String()}, e.errs...)
 	e.mu.Unlock()
 	var errs []error
 	seen := map[string]bool{}
 	for _, n := range needles {
-		if seen[n] {
+		if seen[n.text] || len(n.text) < minNeedle {
 			continue
 		}
-		seen[n] = true
+		seen[n.text] = true
+	search:
 		for i, t := range texts {
-			if strings.Contains(t, n) {
-				where := "the handler's log"
-				if i > 0 {
-					where = "an error the handler returned"
+			for _, form := range quotings(n.text) {
+				if strings.Contains(t, form) {
+					where := "the handler's log"
+					if i > 0 {
+						where = "an error the handler returned"
+					}
+					errs = append(errs, fmt.Errorf("%s contains %s", where, n.what))
+					break search
 				}
-				errs = append(errs, fmt.Errorf("%s contains a secret value or RotationToken (%d characters, starting %q)", where, len(n), n[:2]))
-				break
 			}
 		}
 	}
 	return errors.Join(errs...)
 }
 
+// quotings returns s as it appears in text: raw, quoted as by fmt's %q
+// and slog's text handler (strconv.Quote, QuoteToASCII), and escaped as by
+// encoding/json and slog's JSON handler (with and without HTML escaping),
+// each without its surrounding quotes. A password with a quote or a
+// backslash in it is otherwise missed in a quoted log line.
+func quotings(s string) []string {
+	forms := []string{s}
+	add := func(q string) {
+		if len(q) >= 2 {
+			q = q[1 : len(q)-1]
+		}
+		if !slices.Contains(forms, q) {
+			forms = append(forms, q)
+		}
+	}
+	add(strconv.Quote(s))
+	add(strconv.QuoteToASCII(s))
+	if b, err := json.Marshal(s); err == nil {
+		add(string(b))
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if enc.Encode(s) == nil {
+		add(strings.TrimSuffix(buf.String(), "\n"))
+	}
+	return forms
+}
+
 // sensitiveParts returns the strings of a version that must never be
-// logged: the whole value, and every string field of a JSON object that
-// looks like a credential (at least 8 characters, not a plain word such
-// as a user or host name that a log may legitimately name).
-func sensitiveParts(v Version) []string {
+// logged: the whole value, the RotationToken that wrote it, and every
+// string field of a JSON object that looks like a credential (at least 8
+// characters, not a plain word such as a user or host name that a log may
+// legitimately name).
+func sensitiveParts(secret string, v Version) []needle {
 	if v.Placeholder() {
 		return nil
 	}
+	of := fmt.Sprintf("version %s of secret %s", short(v.ID), secret)
 	raw := toSecretBytes(v)
-	out := []string{string(raw)}
+	out := []needle{{string(raw), "the value of " + of}}
 	if v.RotationToken != "" {
-		out = append(out, v.RotationToken)
+		out = append(out, needle{v.RotationToken, "the RotationToken that wrote " + of})
 	}
 	var m map[string]any
 	if json.Unmarshal(raw, &m) != nil {
 		return out
 	}
-	for k, val := range m {
-		s, ok := val.(string)
-		if !ok || len(s) < 8 || !credentialField(k) {
+	fields := stringFields(m)
+	for _, k := range sortedKeys(fields) {
+		s := fields[k]
+		if len(s) < minNeedle || !credentialField(k) {
 			continue
 		}
-		out = append(out, s)
+		out = append(out, needle{s, fmt.Sprintf("field %q of %s", k, of)})
+	}
+	return out
+}
+
+func stringFields(m map[string]any) map[string]string {
+	out := map[string]string{}
+	for k, v := range m {
+		if s, ok := v.(string); ok {
+			out[k] = s
+		}
 	}
 	return out
 }

@@ -3,6 +3,7 @@ package rotationtest
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,6 +60,7 @@ type FaultClient struct {
 	faults []Fault
 	total  int
 	byOp   map[string]int
+	seq    []string // the operations called, in order
 	fired  int
 }
 
@@ -74,6 +76,7 @@ func (c *FaultClient) Arm(faults ...Fault) {
 	c.faults = faults
 	c.total = 0
 	c.byOp = map[string]int{}
+	c.seq = nil
 	c.fired = 0
 }
 
@@ -95,6 +98,18 @@ func (c *FaultClient) CallsByOp() map[string]int {
 	return m
 }
 
+// maxSequence bounds the operations a FaultClient remembers in order, so
+// that one kept for a long run only to count calls stays small.
+const maxSequence = 1 << 14
+
+// sequence returns the operations called since creation or the last Arm,
+// in order.
+func (c *FaultClient) sequence() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.seq)
+}
+
 // Fired returns how many faults have been injected since the last Arm.
 func (c *FaultClient) Fired() int {
 	c.mu.Lock()
@@ -108,6 +123,9 @@ func (c *FaultClient) before(op string) (Fault, bool) {
 	defer c.mu.Unlock()
 	c.total++
 	c.byOp[op]++
+	if len(c.seq) < maxSequence {
+		c.seq = append(c.seq, op)
+	}
 	for _, f := range c.faults {
 		n := c.total
 		if f.Op != "" {
@@ -124,11 +142,11 @@ func (c *FaultClient) before(op string) (Fault, bool) {
 	return Fault{}, false
 }
 
-func call[In, Out any](c *FaultClient, ctx context.Context, op string, in In, fn func(context.Context, In, ...func(*secretsmanager.Options)) (Out, error)) (Out, error) {
+func call[In, Out any](c *FaultClient, ctx context.Context, op string, in In, optFns []func(*secretsmanager.Options), fn func(context.Context, In, ...func(*secretsmanager.Options)) (Out, error)) (Out, error) {
 	var zero Out
 	f, ok := c.before(op)
 	if !ok {
-		return fn(ctx, in)
+		return fn(ctx, in, optFns...)
 	}
 	if f.Delay > 0 {
 		t := time.NewTimer(f.Delay)
@@ -140,32 +158,32 @@ func call[In, Out any](c *FaultClient, ctx context.Context, op string, in In, fn
 		}
 	}
 	if f.Err == nil {
-		return fn(ctx, in)
+		return fn(ctx, in, optFns...)
 	}
 	if f.Lost {
-		_, _ = fn(ctx, in)
+		_, _ = fn(ctx, in, optFns...)
 	}
 	return zero, f.Err
 }
 
 // DescribeSecret implements rotation.Client.
-func (c *FaultClient) DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error) {
-	return call(c, ctx, "DescribeSecret", in, c.next.DescribeSecret)
+func (c *FaultClient) DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error) {
+	return call(c, ctx, "DescribeSecret", in, optFns, c.next.DescribeSecret)
 }
 
 // GetSecretValue implements rotation.Client.
-func (c *FaultClient) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
-	return call(c, ctx, "GetSecretValue", in, c.next.GetSecretValue)
+func (c *FaultClient) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	return call(c, ctx, "GetSecretValue", in, optFns, c.next.GetSecretValue)
 }
 
 // PutSecretValue implements rotation.Client.
-func (c *FaultClient) PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error) {
-	return call(c, ctx, "PutSecretValue", in, c.next.PutSecretValue)
+func (c *FaultClient) PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error) {
+	return call(c, ctx, "PutSecretValue", in, optFns, c.next.PutSecretValue)
 }
 
 // UpdateSecretVersionStage implements rotation.Client.
-func (c *FaultClient) UpdateSecretVersionStage(ctx context.Context, in *secretsmanager.UpdateSecretVersionStageInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.UpdateSecretVersionStageOutput, error) {
-	return call(c, ctx, "UpdateSecretVersionStage", in, c.next.UpdateSecretVersionStage)
+func (c *FaultClient) UpdateSecretVersionStage(ctx context.Context, in *secretsmanager.UpdateSecretVersionStageInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.UpdateSecretVersionStageOutput, error) {
+	return call(c, ctx, "UpdateSecretVersionStage", in, optFns, c.next.UpdateSecretVersionStage)
 }
 
 // ErrCrashed is the error CrashAfter reports for a step whose function
@@ -173,14 +191,17 @@ func (c *FaultClient) UpdateSecretVersionStage(ctx context.Context, in *secretsm
 var ErrCrashed = errors.New("rotationtest: function crashed after the step ran")
 
 // CrashAfter returns an Invoker that runs step through inv and then, on
-// its n-th invocation (1-based), reports ErrCrashed as if the function died
-// before returning: the work is done but the service sees a failed step.
+// its n-th invocation (1-based; n = 0: every one), reports ErrCrashed as if
+// the function died before returning: the work is done but the service
+// sees a failed step. Other steps and invocations pass through.
 func CrashAfter(inv Invoker, step rotation.Step, n int) Invoker {
 	var count atomic.Int64
 	return InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
 		err := inv.Invoke(ctx, fn, ev)
-		if rotation.Step(ev.Step) == step && count.Add(1) == int64(n) {
-			return ErrCrashed
+		if rotation.Step(ev.Step) == step {
+			if c := count.Add(1); n == 0 || c == int64(n) {
+				return ErrCrashed
+			}
 		}
 		return err
 	})
@@ -214,13 +235,17 @@ func SkipStep(inv Invoker, step rotation.Step, n int) Invoker {
 	})
 }
 
-// Overlap returns an Invoker that, on the n-th invocation of step, runs
-// it twice concurrently, as when a timed-out invocation is still running
-// when the next one starts. The step fails if either run fails.
+// Overlap returns an Invoker that, on the n-th invocation of step (1-based;
+// n = 0: every one), runs it twice concurrently, as when a timed-out
+// invocation is still running when the next one starts. The step fails if
+// either run fails.
 func Overlap(inv Invoker, step rotation.Step, n int) Invoker {
 	var count atomic.Int64
 	return InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
-		if rotation.Step(ev.Step) != step || count.Add(1) != int64(n) {
+		if rotation.Step(ev.Step) != step {
+			return inv.Invoke(ctx, fn, ev)
+		}
+		if c := count.Add(1); n != 0 && c != int64(n) {
 			return inv.Invoke(ctx, fn, ev)
 		}
 		errs := make([]error, 2)

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
@@ -56,7 +57,9 @@ type HandlerOptions struct {
 // PutSecretValue or RotateSecret without ClientRequestToken
 // (InvalidRequestException: the SDKs always fill it in, raw requests must
 // send it). Member names are matched exactly, as AWS does; a member spelt
-// in another case is ignored. Signatures are not verified.
+// in another case is ignored. A method other than POST gets 405 and a body
+// over MaxRequestBody gets 413. An empty body counts as {}. Neither the
+// Content-Type nor the signature is checked.
 func NewHandler(f *Fake, opts HandlerOptions) http.Handler {
 	if f == nil {
 		f = New(Options{})
@@ -116,6 +119,7 @@ func operations() map[string]operation {
 const (
 	targetPrefix    = "secretsmanager."
 	jsonContentType = "application/x-amz-json-1.1"
+	tooLargeMessage = "The request body is larger than 1048576 bytes."
 )
 
 // httpCall is what the handler logs about one request.
@@ -160,14 +164,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.op = name
 
 	if r.ContentLength > MaxRequestBody {
-		h.writeErrorStatus(w, rid, c, http.StatusRequestEntityTooLarge, "RequestEntityTooLargeException", fmt.Sprintf("The request body is larger than %d bytes.", MaxRequestBody))
+		h.writeErrorStatus(w, rid, c, http.StatusRequestEntityTooLarge, "RequestEntityTooLargeException", tooLargeMessage)
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxRequestBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			h.writeErrorStatus(w, rid, c, http.StatusRequestEntityTooLarge, "RequestEntityTooLargeException", fmt.Sprintf("The request body is larger than %d bytes.", MaxRequestBody))
+			h.writeErrorStatus(w, rid, c, http.StatusRequestEntityTooLarge, "RequestEntityTooLargeException", tooLargeMessage)
 			return
 		}
 		h.writeError(w, rid, c, serializationError("The request body could not be read."))
@@ -521,9 +525,44 @@ func assign(v reflect.Value, x any, path string) error {
 	return nil
 }
 
-// checkEnums reports every enum member (a named string type with a Values
-// method, as the SDK generates them) whose value is not in the model's set.
+// enumType reports whether t is an SDK enum: a named string type with a
+// Values method listing the model's values.
+func enumType(t reflect.Type) bool {
+	if t.Kind() != reflect.String || t.PkgPath() == "" {
+		return false
+	}
+	m, ok := t.MethodByName("Values")
+	return ok && m.Type.NumIn() == 1 && m.Type.NumOut() == 1 && m.Type.Out(0).Kind() == reflect.Slice
+}
+
+var enumHolders sync.Map // reflect.Type -> bool
+
+// holdsEnum reports whether a value of type t can contain an enum.
+func holdsEnum(t reflect.Type) bool {
+	if h, ok := enumHolders.Load(t); ok {
+		return h.(bool)
+	}
+	h := false
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Slice, reflect.Array, reflect.Map:
+		h = holdsEnum(t.Elem())
+	case reflect.Struct:
+		for i := 0; i < t.NumField() && !h; i++ {
+			h = t.Field(i).IsExported() && holdsEnum(t.Field(i).Type)
+		}
+	case reflect.String:
+		h = enumType(t)
+	}
+	enumHolders.Store(t, h)
+	return h
+}
+
+// checkEnums reports every enum member whose value is not in the model's
+// set.
 func checkEnums(v reflect.Value, path string) []string {
+	if !holdsEnum(v.Type()) {
+		return nil
+	}
 	var problems []string
 	switch v.Kind() {
 	case reflect.Pointer:
@@ -545,11 +584,10 @@ func checkEnums(v reflect.Value, path string) []string {
 			}
 		}
 	case reflect.String:
-		m := v.MethodByName("Values")
-		if v.Len() == 0 || !m.IsValid() || m.Type().NumIn() != 0 || m.Type().NumOut() != 1 || m.Type().Out(0).Kind() != reflect.Slice {
+		if v.Len() == 0 {
 			return nil
 		}
-		allowed := m.Call(nil)[0]
+		allowed := v.MethodByName("Values").Call(nil)[0]
 		var set []string
 		for i := 0; i < allowed.Len(); i++ {
 			set = append(set, allowed.Index(i).String())
@@ -689,12 +727,48 @@ func appendEpoch(b []byte, t time.Time) []byte {
 	return b
 }
 
+// appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD,
+// as encoding/json does.
 func appendString(b []byte, s string) []byte {
-	q, err := json.Marshal(s)
-	if err != nil { // cannot happen for a string
-		return append(b, `""`...)
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		i += size
 	}
-	return append(b, q...)
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
 
 // --- test server ---

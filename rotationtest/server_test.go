@@ -365,6 +365,16 @@ func TestWireGetSecretValue(t *testing.T) {
 	_, err = w.sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("nope")})
 	wantWireError[*types.ResourceNotFoundException](t, "unknown secret", err, "Secrets Manager can't find the specified secret.")
 
+	// Strings that need JSON escaping come back unchanged.
+	tricky := "\"quoted\" back\\slash\n\r\t\x01\x1f\u007f </script>&amp; ünïcödé 🔑 \u2028"
+	if _, err := w.sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(name), SecretString: aws.String(tricky), VersionStages: []string{"tricky"}}); err != nil {
+		t.Fatalf("PutSecretValue(tricky): %v", err)
+	}
+	got, err = w.sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(name), VersionStage: aws.String("tricky")})
+	if err != nil || aws.ToString(got.SecretString) != tricky {
+		t.Errorf("string round trip: got %q, %v; want %q", aws.ToString(got.SecretString), err, tricky)
+	}
+
 	// Binary values travel base64-encoded and come back byte for byte.
 	bin := []byte{0, 1, 2, 0xfe, 0xff, '"', '\\'}
 	if _, err := w.sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(name), SecretBinary: bin}); err != nil {

@@ -35,8 +35,46 @@ apt_install() {
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# Clients that drive the fake Secrets Manager over HTTP besides the Go SDK.
-apt_install awscli python3-boto3
+# Clients that drive the fake Secrets Manager over HTTP besides the Go SDK,
+# and OpenSSH's server for the SSH-key example.
+apt_install awscli python3-boto3 openssh-server openssh-client
+
+# The Lambda Runtime Interface Emulator, for the end-to-end Lambda tests.
+gobin="$(go env GOPATH)/bin"
+if [ -z "${ROTATION_TEST_RIE:-}" ]; then
+	if ! command -v aws-lambda-rie >/dev/null && [ ! -x "$gobin/aws-lambda-rie" ]; then
+		log "installing aws-lambda-rie"
+		go install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@latest
+	fi
+	export ROTATION_TEST_RIE="$(command -v aws-lambda-rie || echo "$gobin/aws-lambda-rie")"
+fi
+
+# sshd refuses to start without its privilege-separation directory.
+if as_root && [ -x /usr/sbin/sshd ]; then
+	mkdir -p /run/sshd
+	export ROTATION_TEST_SSHD=/usr/sbin/sshd
+fi
+
+# PostgreSQL and MariaDB: start them if they are installed but down.
+if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+	if as_root && command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; then
+		log "starting PostgreSQL"
+		pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true
+	fi
+fi
+for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && break; sleep 1; done
+if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+	export ROTATION_TEST_POSTGRES="${ROTATION_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}"
+fi
+mariadb_up() { mysqladmin -uroot -h127.0.0.1 -P3306 --connect-timeout=2 status >/dev/null 2>&1; }
+if ! mariadb_up && as_root && [ -x /usr/sbin/mariadbd ]; then
+	log "starting MariaDB"
+	start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd || true
+	for _ in $(seq 1 30); do mariadb_up && break; sleep 1; done
+fi
+if mariadb_up; then
+	export ROTATION_TEST_MYSQL="${ROTATION_TEST_MYSQL:-root@tcp(127.0.0.1:3306)/}"
+fi
 
 if [ "${CI:-}" = true ]; then
 	export ROTATION_REQUIRE_SERVICES=1

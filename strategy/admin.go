@@ -58,11 +58,11 @@ func (a *Admin) Fetch(ctx context.Context, secret *rotation.Secret) (*rotation.S
 		return nil, fmt.Errorf("reading admin secret %q (field %q): %w", id, a.field(), err)
 	}
 	if out.SecretString == nil {
-		return nil, fmt.Errorf("admin secret %q: %w: it is binary, want a JSON object", id, rotation.ErrInvalidSecret)
+		return nil, fmt.Errorf("admin secret %q (field %q): %w: it is binary, want a JSON object", id, a.field(), rotation.ErrInvalidSecret)
 	}
 	admin := rotation.NewString(*out.SecretString)
 	if err := admin.Valid(); err != nil {
-		return nil, fmt.Errorf("admin secret %q: %w", id, err)
+		return nil, fmt.Errorf("admin secret %q (field %q): %w", id, a.field(), err)
 	}
 	match := a.MatchFields
 	if match == nil {

@@ -10,8 +10,8 @@ import (
 	"github.com/rotationkit/rotation"
 )
 
-// ErrUserMismatch means the pending secret names a user that is neither
-// the current user nor its alternate, or a different host or resource.
+// ErrUserMismatch means the pending secret names a user that is not the
+// current user's alternate, or a different host or resource.
 var ErrUserMismatch = errors.New("pending user does not match the current user")
 
 // ErrNameTooLong means the alternate user name exceeds the service's limit.
@@ -191,8 +191,11 @@ func (a *AlternatingUsers) check(cur, pending *rotation.Secret) (base, user stri
 	if err != nil {
 		return "", "", err
 	}
-	if user != other && user != curUser {
-		return "", "", fmt.Errorf("%w: field %q of the pending value is neither the current user nor its alternate", ErrUserMismatch, a.userField())
+	// The pending user may equal the current one only when the pending
+	// value is the current value (AWSCURRENT moved to this version while
+	// the step ran); otherwise Set would change the live credential.
+	if user != other && !(user == curUser && pending.Equal(cur)) {
+		return "", "", fmt.Errorf("%w: field %q of the pending value is not the current user's alternate", ErrUserMismatch, a.userField())
 	}
 	match := a.MatchFields
 	if match == nil {

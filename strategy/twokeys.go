@@ -53,7 +53,9 @@ type Key struct {
 // this rotation finishes. It never revokes AWSCURRENT. Only then does it
 // mint. When the minted value is not stored, Discard revokes it at once.
 // Finish revokes every credential but the new AWSCURRENT and AWSPREVIOUS,
-// so the credential just replaced stays valid until the next rotation.
+// so the credential just replaced stays valid until the next rotation (on
+// a late replay of finishSecret it leaves young credentials alone, as
+// Create does).
 type TwoKeys struct {
 	Provider KeyProvider
 
@@ -197,7 +199,11 @@ func (k *TwoKeys) Test(ctx context.Context, req *rotation.TestRequest) (*rotatio
 }
 
 // Finish revokes every active credential except AWSCURRENT, AWSPREVIOUS
-// and a newer rotation's AWSPENDING.
+// and a newer rotation's AWSPENDING. On a late replay (AWSPENDING no longer
+// on this version) it also spares credentials younger than OrphanAge: one
+// may have been minted by a newer rotation's createSecret that has not yet
+// stored it, and revoking it would leave that rotation's pending value
+// dead, failing testSecret on every retry.
 func (k *TwoKeys) Finish(ctx context.Context, req *rotation.FinishRequest) (*rotation.FinishResponse, error) {
 	cur, err := req.Current(ctx)
 	if err != nil {
@@ -206,6 +212,13 @@ func (k *TwoKeys) Finish(ctx context.Context, req *rotation.FinishRequest) (*rot
 	curID, err := k.keyID(cur)
 	if err != nil {
 		return nil, err
+	}
+	// List before reading the other labels: a credential minted after the
+	// list is not in it, and one minted before it is either stored as
+	// AWSPENDING by the time the labels are read, or young.
+	active, err := k.Provider.List(ctx, cur)
+	if err != nil {
+		return nil, fmt.Errorf("list credentials: %w", err)
 	}
 	prev, err := req.Previous(ctx)
 	if err != nil {
@@ -223,12 +236,14 @@ func (k *TwoKeys) Finish(ctx context.Context, req *rotation.FinishRequest) (*rot
 	if pend != nil {
 		pendID, _, _ = pend.Lookup(k.idField())
 	}
-	active, err := k.Provider.List(ctx, cur)
-	if err != nil {
-		return nil, fmt.Errorf("list credentials: %w", err)
-	}
+	// While AWSPENDING is on this version no newer rotation has begun.
+	ours := pend != nil && pend.VersionID() == req.VersionID
+	now := k.now()
 	for _, key := range active {
 		if key.ID == curID || key.ID == prevID || key.ID == pendID {
+			continue
+		}
+		if !ours && !key.Created.IsZero() && now.Sub(key.Created) < k.orphanAge() {
 			continue
 		}
 		if err := k.Provider.Revoke(ctx, cur, key.ID); err != nil {

@@ -29,6 +29,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/rotationkit/rotation"
+	"github.com/rotationkit/rotation/examples/internal/apikeyservice"
 	"github.com/rotationkit/rotation/rotationtest"
 	"github.com/rotationkit/rotation/strategy"
 )
@@ -44,10 +45,10 @@ func main() {
 
 func run(ctx context.Context, out io.Writer) error {
 	// The target: an API-key service allowing two active keys.
-	keys := newKeyService(2)
+	keys := apikeyservice.New(2)
 	target := httptest.NewServer(keys)
 	defer target.Close()
-	id, key, err := keys.mint()
+	id, key, err := keys.Bootstrap()
 	if err != nil {
 		return err
 	}
@@ -68,7 +69,7 @@ func run(ctx context.Context, out io.Writer) error {
 	// The rotation function, exactly as a Lambda main would build it.
 	logs := &strings.Builder{}
 	counted := rotationtest.NewFaultClient(client) // no faults: it only counts calls
-	h, err := rotation.New(counted, &strategy.TwoKeys{Provider: provider{http: target.Client()}},
+	h, err := rotation.New(counted, &strategy.TwoKeys{Provider: apikeyservice.Provider{HTTP: target.Client()}},
 		func(o *rotation.Options) { o.Logger = slog.New(slog.NewTextHandler(logs, nil)) })
 	if err != nil {
 		return err
@@ -104,7 +105,7 @@ func run(ctx context.Context, out io.Writer) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		p := provider{http: target.Client()}
+		p := apikeyservice.Provider{HTTP: target.Client()}
 		var cached *rotation.Secret
 		fetch := func() {
 			v, err := client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
@@ -153,14 +154,14 @@ func run(ctx context.Context, out io.Writer) error {
 		}
 		fmt.Fprintf(out, "  the service removed AWSPENDING:\n")
 		printLabels(out, fake, arn)
-		fmt.Fprintf(out, "  active keys at the service: %d; Secrets Manager calls by the function: %d\n", keys.active(), counted.Calls())
+		fmt.Fprintf(out, "  active keys at the service: %d; Secrets Manager calls by the function: %d\n", keys.Active(), counted.Calls())
 		time.Sleep(20 * time.Millisecond) // let the client run between rotations
 	}
 	close(stop)
 	wg.Wait()
 
 	fmt.Fprintf(out, "\nclient using AWSCURRENT throughout: %d attempts, %d failures\n", attempts.Load(), failures.Load())
-	fmt.Fprintf(out, "most keys ever active at the service: %d (limit 2)\n", keys.maxEver)
+	fmt.Fprintf(out, "most keys ever active at the service: %d (limit 2)\n", keys.MaxEverActive())
 	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
 		if strings.Contains(line, key) {
 			return errors.New("a key appeared in the handler's log")
@@ -171,8 +172,8 @@ func run(ctx context.Context, out io.Writer) error {
 		return failed
 	case failures.Load() > 0:
 		return fmt.Errorf("the client failed %d times", failures.Load())
-	case keys.maxEver > 2:
-		return fmt.Errorf("the service had %d keys active, over its limit", keys.maxEver)
+	case keys.MaxEverActive() > 2:
+		return fmt.Errorf("the service had %d keys active, over its limit", keys.MaxEverActive())
 	}
 	fmt.Fprintln(out, "ok: 3 rotations, zero downtime")
 	return nil
