@@ -30,10 +30,15 @@
 // RotationToken to PutSecretValue, which assumed-role and cross-account
 // rotation require. In finishSecret it moves AWSCURRENT from the version
 // that actually holds it and never touches AWSPENDING. A complete rotation
-// costs at most nine Secrets Manager calls (eight when Set needs only the
-// pending value): createSecret and finishSecret call DescribeSecret;
-// setSecret and testSecret check the version's labels from the
-// GetSecretValue they need anyway.
+// costs eight Secrets Manager calls: createSecret and finishSecret call
+// DescribeSecret (checking that rotation is enabled and the version is
+// staged), createSecret reads the new version and AWSCURRENT and writes the
+// pending value, setSecret and testSecret each read the pending value and
+// check its labels from that same response, and finishSecret moves the
+// label. Values a Rotator asks for lazily cost one GetSecretValue each on
+// first use: AWSCURRENT in Set or Test, AWSPREVIOUS, or AWSPENDING in
+// Finish. A single-user Set that logs in with the current value therefore
+// makes it nine.
 //
 // # What a Rotator does
 //

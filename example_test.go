@@ -136,7 +136,7 @@ func ExampleParseStep() {
 	// Output:
 	// createSecret: createSecret
 	// finishSecret: finishSecret
-	// create_secret: error (unknown step: true): unknown rotation step: "create_secret" (want createSecret, setSecret, testSecret or finishSecret)
+	// create_secret: error (unknown step: true): invalid rotation event: unknown rotation step: "create_secret" (want createSecret, setSecret, testSecret or finishSecret)
 }
 
 // ExampleSecret shows that printing, logging or encoding a Secret never

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/aws/smithy-go"
 )
 
 // Client is the part of the Secrets Manager API a Handler uses. The method
@@ -68,11 +69,12 @@ type Finisher interface {
 
 // Discarder is implemented by a Rotator whose Create has effects outside
 // Secrets Manager, such as minting a credential at a provider. When a
-// value Create returned is certainly not stored (the write failed and the
-// version holds no value, or holds another invocation's value), the
+// value Create returned is certainly not stored (another invocation's
+// value is stored under the version, or the service refused the write), the
 // Handler calls Discard so the Rotator can undo those effects (revoke the
 // minted credential) instead of leaving an orphan. It is not called when
-// the outcome is unknown. It must be idempotent.
+// the outcome is unknown (a timeout or server fault on both the write and
+// its retry), since the value may still land. It must be idempotent.
 type Discarder interface {
 	Discard(ctx context.Context, req *DiscardRequest) error
 }
@@ -280,11 +282,13 @@ func (h *Handler) Handle(ctx context.Context, ev events.SecretsManagerSecretRota
 		if s, perr := ParseStep(ev.Step); perr == nil {
 			serr.Step = s
 		}
-		h.logger.LogAttrs(ctx, slog.LevelError, "rotation step rejected",
+		// The error is returned, not logged: Lambda logs what a handler
+		// returns, and logging it too would print it twice.
+		h.logger.LogAttrs(ctx, slog.LevelWarn, "rotation step rejected",
 			slog.String("step", string(serr.Step)),
 			slog.String("secret", serr.SecretARN),
 			slog.String("version", serr.VersionID),
-			slog.String("error", err.Error()))
+			slog.String("outcome", string(outcomeFailure)))
 		return serr
 	}
 	var out outcome
@@ -305,7 +309,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SecretsManagerSecretRota
 		slog.Duration("duration", h.now().Sub(start)),
 	}
 	if err != nil {
-		attrs = append(attrs, slog.String("outcome", string(outcomeFailure)), slog.String("error", err.Error()))
+		attrs = append(attrs, slog.String("outcome", string(outcomeFailure)))
 		h.logger.LogAttrs(ctx, slog.LevelError, "rotation step", attrs...)
 		return &StepError{Step: e.step, SecretARN: e.secretID, VersionID: e.versionID, Err: err}
 	}
@@ -422,29 +426,51 @@ func (h *Handler) create(ctx context.Context, e event) (outcome, error) {
 	if in.SecretString == nil && len(in.SecretBinary) == 0 || in.SecretString != nil && *in.SecretString == "" {
 		return "", fmt.Errorf("create pending value: %w: Rotator.Create returned an empty value", ErrInvalidSecret)
 	}
-	if _, err := h.client.PutSecretValue(ctx, in); err != nil {
-		// Find out what the failed write left behind before deciding.
-		stored, gerr := h.getValue(ctx, e.secretID, e.versionID, "")
-		switch {
-		case gerr == nil && stored.Equal(resp.Pending):
-			// The write took effect; only its response was lost.
-			return outcomeDone, nil
-		case gerr == nil:
-			// An overlapping invocation stored its value first. Ours was
-			// never stored; the stored one is the pending value.
-			if derr := h.discard(ctx, e, cur, resp.Pending); derr != nil {
-				return "", derr
-			}
-			return outcomeReused, nil
-		case isNotFound(gerr):
-			// Nothing was stored: ours will never be used.
-			if derr := h.discard(ctx, e, cur, resp.Pending); derr != nil {
-				return "", fmt.Errorf("PutSecretValue: %w; and %w", err, derr)
-			}
-		}
-		return "", fmt.Errorf("PutSecretValue: %w", err)
+	err = h.put(ctx, in)
+	if err == nil {
+		return outcomeDone, nil
 	}
-	return outcomeDone, nil
+	var exists *types.ResourceExistsException
+	if !errors.As(err, &exists) {
+		// The write may or may not have landed (a lost response, a
+		// timeout, a 500). Writing the same value again with the same
+		// ClientRequestToken settles it: a no-op if it landed, the write if
+		// it did not, ResourceExistsException if another value is there.
+		err = h.put(ctx, in)
+		if err == nil {
+			return outcomeDone, nil
+		}
+	}
+	if errors.As(err, &exists) {
+		// An overlapping invocation stored its value first. A version
+		// never changes, so ours will never be stored; the stored one is
+		// the pending value.
+		if derr := h.discard(ctx, e, cur, resp.Pending); derr != nil {
+			return "", derr
+		}
+		return outcomeReused, nil
+	}
+	if definitelyRejected(err) {
+		if derr := h.discard(ctx, e, cur, resp.Pending); derr != nil {
+			return "", fmt.Errorf("PutSecretValue: %w; and %w", err, derr)
+		}
+	}
+	return "", fmt.Errorf("PutSecretValue: %w", err)
+}
+
+// put writes the pending value.
+func (h *Handler) put(ctx context.Context, in *secretsmanager.PutSecretValueInput) error {
+	_, err := h.client.PutSecretValue(ctx, in)
+	return err
+}
+
+// definitelyRejected reports whether err is the service's answer that a
+// request was refused (a client fault such as throttling or validation),
+// as opposed to a transport error, a timeout or a server fault, after
+// which the request may still have taken effect.
+func definitelyRejected(err error) bool {
+	var ae smithy.APIError
+	return errors.As(err, &ae) && ae.ErrorFault() == smithy.FaultClient
 }
 
 // discard tells a Discarder that a created value was never stored.

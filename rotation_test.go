@@ -1117,10 +1117,6 @@ func TestBadInput(t *testing.T) {
 		otherNew  = "d0000000-0000-4000-8000-000000000004"
 		unknownID = "e0000000-0000-4000-8000-000000000005"
 	)
-	// fixture holds the ARNs of the seeded secret and of another one.
-	type fixture struct {
-		arn, otherARN string
-	}
 	seedBasic := func(t *testing.T, f *rotationtest.Fake, value *string, bin []byte) string {
 		return seed(t, f, rotationtest.Secret{
 			Name: name,
@@ -1146,7 +1142,7 @@ func TestBadInput(t *testing.T) {
 		rotation string // "": enabled; "off": RotationEnabled false; "unset": never configured
 		rot      *testRotator
 		// mutate builds the event from the valid one.
-		mutate   func(fx fixture, ev *events.SecretsManagerSecretRotationEvent)
+		mutate   func(ev *events.SecretsManagerSecretRotationEvent)
 		want     error
 		wantStep func(rotation.Step) rotation.Step // default: the step
 		noCalls  bool                              // rejected before any API call
@@ -1157,31 +1153,31 @@ func TestBadInput(t *testing.T) {
 		{name: "snake case create_secret", steps: []rotation.Step{"create_secret"}, want: rotation.ErrUnknownStep, noCalls: true},
 		{name: "Step in another case", steps: []rotation.Step{"CreateSecret", "FINISHSECRET"}, want: rotation.ErrUnknownStep, noCalls: true},
 		{name: "Step with space", steps: []rotation.Step{" createSecret"}, want: rotation.ErrUnknownStep, noCalls: true},
-		{name: "empty SecretId", mutate: func(_ fixture, ev *events.SecretsManagerSecretRotationEvent) { ev.SecretID = "" }, want: rotation.ErrInvalidEvent, noCalls: true},
-		{name: "over-long SecretId", mutate: func(_ fixture, ev *events.SecretsManagerSecretRotationEvent) { ev.SecretID = long(2049, 'a') }, want: rotation.ErrInvalidEvent, noCalls: true},
-		{name: "empty ClientRequestToken", mutate: func(_ fixture, ev *events.SecretsManagerSecretRotationEvent) { ev.ClientRequestToken = "" }, want: rotation.ErrInvalidEvent, noCalls: true},
-		{name: "short ClientRequestToken", mutate: func(_ fixture, ev *events.SecretsManagerSecretRotationEvent) { ev.ClientRequestToken = long(31, 'a') }, want: rotation.ErrInvalidEvent, noCalls: true},
-		{name: "over-long ClientRequestToken", mutate: func(_ fixture, ev *events.SecretsManagerSecretRotationEvent) {
+		{name: "empty SecretId", mutate: func(ev *events.SecretsManagerSecretRotationEvent) { ev.SecretID = "" }, want: rotation.ErrInvalidEvent, noCalls: true},
+		{name: "over-long SecretId", mutate: func(ev *events.SecretsManagerSecretRotationEvent) { ev.SecretID = long(2049, 'a') }, want: rotation.ErrInvalidEvent, noCalls: true},
+		{name: "empty ClientRequestToken", mutate: func(ev *events.SecretsManagerSecretRotationEvent) { ev.ClientRequestToken = "" }, want: rotation.ErrInvalidEvent, noCalls: true},
+		{name: "short ClientRequestToken", mutate: func(ev *events.SecretsManagerSecretRotationEvent) { ev.ClientRequestToken = long(31, 'a') }, want: rotation.ErrInvalidEvent, noCalls: true},
+		{name: "over-long ClientRequestToken", mutate: func(ev *events.SecretsManagerSecretRotationEvent) {
 			ev.ClientRequestToken = long(65, 'a')
 		}, want: rotation.ErrInvalidEvent, noCalls: true},
-		{name: "ClientRequestToken with a space", mutate: func(_ fixture, ev *events.SecretsManagerSecretRotationEvent) {
+		{name: "ClientRequestToken with a space", mutate: func(ev *events.SecretsManagerSecretRotationEvent) {
 			ev.ClientRequestToken = "b0000000-0000-4000-8000 000000000002"
 		}, want: rotation.ErrInvalidEvent, noCalls: true},
-		{name: "ClientRequestToken not ASCII", mutate: func(_ fixture, ev *events.SecretsManagerSecretRotationEvent) {
+		{name: "ClientRequestToken not ASCII", mutate: func(ev *events.SecretsManagerSecretRotationEvent) {
 			ev.ClientRequestToken = "b0000000-0000-4000-8000-00000000000é"
 		}, want: rotation.ErrInvalidEvent, noCalls: true},
-		{name: "short RotationToken", mutate: func(_ fixture, ev *events.SecretsManagerSecretRotationEvent) { ev.RotationToken = long(35, 'r') }, want: rotation.ErrInvalidEvent, noCalls: true},
-		{name: "over-long RotationToken", mutate: func(_ fixture, ev *events.SecretsManagerSecretRotationEvent) { ev.RotationToken = long(257, 'r') }, want: rotation.ErrInvalidEvent, noCalls: true},
-		{name: "RotationToken with underscore", mutate: func(_ fixture, ev *events.SecretsManagerSecretRotationEvent) {
+		{name: "short RotationToken", mutate: func(ev *events.SecretsManagerSecretRotationEvent) { ev.RotationToken = long(35, 'r') }, want: rotation.ErrInvalidEvent, noCalls: true},
+		{name: "over-long RotationToken", mutate: func(ev *events.SecretsManagerSecretRotationEvent) { ev.RotationToken = long(257, 'r') }, want: rotation.ErrInvalidEvent, noCalls: true},
+		{name: "RotationToken with underscore", mutate: func(ev *events.SecretsManagerSecretRotationEvent) {
 			ev.RotationToken = "rtok0000_aaaa-4bbb-8ccc-dddddddddddd-never-log-me"
 		}, want: rotation.ErrInvalidEvent, noCalls: true},
-		{name: "RotationToken with slash and plus", mutate: func(_ fixture, ev *events.SecretsManagerSecretRotationEvent) {
+		{name: "RotationToken with slash and plus", mutate: func(ev *events.SecretsManagerSecretRotationEvent) {
 			ev.RotationToken = "rtok0000/aaaa+4bbb-8ccc-dddddddddddd-never-log-me"
 		}, want: rotation.ErrInvalidEvent, noCalls: true},
-		{name: "RotationToken with newline", mutate: func(_ fixture, ev *events.SecretsManagerSecretRotationEvent) {
+		{name: "RotationToken with newline", mutate: func(ev *events.SecretsManagerSecretRotationEvent) {
 			ev.RotationToken = "rtok0000-aaaa-4bbb-8ccc-dddddddddddd\nnever-log-me"
 		}, want: rotation.ErrInvalidEvent, noCalls: true},
-		{name: "RotationToken not ASCII", mutate: func(_ fixture, ev *events.SecretsManagerSecretRotationEvent) {
+		{name: "RotationToken not ASCII", mutate: func(ev *events.SecretsManagerSecretRotationEvent) {
 			ev.RotationToken = "rtok0000-aaaa-4bbb-8ccc-ddddddddddd\u00e9-never-log-me"
 		}, want: rotation.ErrInvalidEvent, noCalls: true},
 
@@ -1193,10 +1189,10 @@ func TestBadInput(t *testing.T) {
 		{name: "binary secret", steps: []rotation.Step{rotation.StepCreate}, value: nil, binary: []byte(oldPassword), want: rotation.ErrInvalidSecret},
 
 		// Events that do not match the secret.
-		{name: "token of another secret", mutate: func(fx fixture, ev *events.SecretsManagerSecretRotationEvent) { ev.ClientRequestToken = otherNew }, want: rotation.ErrVersionNotFound},
-		{name: "unknown version", mutate: func(fx fixture, ev *events.SecretsManagerSecretRotationEvent) { ev.ClientRequestToken = unknownID }, want: rotation.ErrVersionNotFound},
-		{name: "version is AWSPREVIOUS", mutate: func(fx fixture, ev *events.SecretsManagerSecretRotationEvent) { ev.ClientRequestToken = versionPrev }, want: rotation.ErrNotPending},
-		{name: "version has a custom label only", mutate: func(fx fixture, ev *events.SecretsManagerSecretRotationEvent) {
+		{name: "token of another secret", mutate: func(ev *events.SecretsManagerSecretRotationEvent) { ev.ClientRequestToken = otherNew }, want: rotation.ErrVersionNotFound},
+		{name: "unknown version", mutate: func(ev *events.SecretsManagerSecretRotationEvent) { ev.ClientRequestToken = unknownID }, want: rotation.ErrVersionNotFound},
+		{name: "version is AWSPREVIOUS", mutate: func(ev *events.SecretsManagerSecretRotationEvent) { ev.ClientRequestToken = versionPrev }, want: rotation.ErrNotPending},
+		{name: "version has a custom label only", mutate: func(ev *events.SecretsManagerSecretRotationEvent) {
 			ev.ClientRequestToken = "f0000000-0000-4000-8000-000000000006"
 		}, want: rotation.ErrNotPending},
 		{name: "set before create", steps: []rotation.Step{rotation.StepSet, rotation.StepTest}, want: rotation.ErrVersionNotFound},
@@ -1232,8 +1228,7 @@ func TestBadInput(t *testing.T) {
 				if value == nil && tc.binary == nil {
 					value = aws.String(currentValue)
 				}
-				var fx fixture
-				fx.arn = seedBasic(t, f, value, tc.binary)
+				arn := seedBasic(t, f, value, tc.binary)
 				if tc.rotation != "" {
 					// seed defaults RotationEnabled to true: reseed the
 					// record as stored, with rotation off or unset.
@@ -1246,16 +1241,18 @@ func TestBadInput(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				fx.otherARN = seed(t, f, rotationtest.Secret{Name: otherName, Versions: []rotationtest.Version{
+				// Another secret, whose pending version the "token of
+				// another secret" case names.
+				seed(t, f, rotationtest.Secret{Name: otherName, Versions: []rotationtest.Version{
 					{ID: "d0000000-0000-4000-8000-000000000003", SecretString: aws.String(currentValue), Stages: []string{"AWSCURRENT"}},
 					{ID: otherNew, SecretString: aws.String(currentValue), Stages: []string{"AWSPENDING"}},
 				}})
-				ev := event(step, fx.arn, versionNew, testRotationToken)
+				ev := event(step, arn, versionNew, testRotationToken)
 				if tc.mutate != nil {
-					tc.mutate(fx, &ev)
+					tc.mutate(&ev)
 				}
 				f.ResetCalls()
-				before := snapshot(t, f, fx.arn)
+				before := snapshot(t, f, arn)
 
 				err := handle(t, h, ev)
 
@@ -1286,7 +1283,7 @@ func TestBadInput(t *testing.T) {
 						t.Errorf("a malformed event made %d API calls (%v), want none", n, f.Calls())
 					}
 				}
-				if diff := cmp.Diff(before, snapshot(t, f, fx.arn)); diff != "" {
+				if diff := cmp.Diff(before, snapshot(t, f, arn)); diff != "" {
 					t.Errorf("secret changed (-before +after):\n%s", diff)
 				}
 				if tc.noCalls && rot.counts() != [3]int64{} {

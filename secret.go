@@ -21,8 +21,15 @@ const redacted = "[REDACTED]"
 type Secret struct {
 	versionID string
 	stages    []string
-	str       *string
-	bin       []byte
+	// d holds the value behind a pointer, so that even a Secret copied by
+	// value and printed through reflection shows only an address.
+	d *secretData
+}
+
+// secretData is the value of a Secret.
+type secretData struct {
+	str *string
+	bin []byte
 
 	// fields is the parsed JSON object, or nil when the value is not one;
 	// parseErr says why.
@@ -30,17 +37,27 @@ type Secret struct {
 	parseErr error
 }
 
+var errNoValue = fmt.Errorf("%w: the secret holds no value", ErrInvalidSecret)
+
+// data returns the value, or an empty one for a zero or nil Secret.
+func (s *Secret) data() *secretData {
+	if s == nil || s.d == nil {
+		return &secretData{parseErr: errNoValue}
+	}
+	return s.d
+}
+
 // NewString returns a secret holding s as its SecretString. A JSON object
 // becomes available through Get, Int, Bool and With.
 func NewString(s string) *Secret {
-	sec := &Secret{str: &s}
-	sec.parse()
-	return sec
+	d := &secretData{str: &s}
+	d.parse()
+	return &Secret{d: d}
 }
 
 // NewBinary returns a secret holding b as its SecretBinary.
 func NewBinary(b []byte) *Secret {
-	return &Secret{bin: bytes.Clone(b), parseErr: fmt.Errorf("%w: the secret is binary, not a JSON string", ErrInvalidSecret)}
+	return &Secret{d: &secretData{bin: bytes.Clone(b), parseErr: fmt.Errorf("%w: the secret is binary, not a JSON string", ErrInvalidSecret)}}
 }
 
 // NewJSON returns a secret whose SecretString is the JSON encoding of
@@ -53,7 +70,7 @@ func NewJSON(fields map[string]any) (*Secret, error) {
 	return NewString(string(b)), nil
 }
 
-func (s *Secret) parse() {
+func (s *secretData) parse() {
 	if s.str == nil {
 		s.parseErr = fmt.Errorf("%w: the secret is binary, not a JSON string", ErrInvalidSecret)
 		return
@@ -113,29 +130,29 @@ func (s *Secret) VersionID() string { return s.versionID }
 func (s *Secret) Stages() []string { return slices.Clone(s.stages) }
 
 // IsBinary reports whether the value is SecretBinary.
-func (s *Secret) IsBinary() bool { return s.str == nil }
+func (s *Secret) IsBinary() bool { return s.data().str == nil }
 
 // SecretString returns the raw string value and true, or "" and false for
 // a binary secret. Handle the result as a secret: never log it.
 func (s *Secret) SecretString() (string, bool) {
-	if s.str == nil {
+	if s.data().str == nil {
 		return "", false
 	}
-	return *s.str, true
+	return *s.data().str, true
 }
 
 // SecretBinary returns a copy of the binary value, or nil for a string
 // secret. Handle the result as a secret: never log it.
-func (s *Secret) SecretBinary() []byte { return bytes.Clone(s.bin) }
+func (s *Secret) SecretBinary() []byte { return bytes.Clone(s.data().bin) }
 
 // Valid returns nil if the value is a JSON object, or an error wrapping
 // ErrInvalidSecret that says why not (never quoting the value).
-func (s *Secret) Valid() error { return s.parseErr }
+func (s *Secret) Valid() error { return s.data().parseErr }
 
 // Keys returns the JSON object's field names, sorted.
 func (s *Secret) Keys() []string {
-	keys := make([]string, 0, len(s.fields))
-	for k := range s.fields {
+	keys := make([]string, 0, len(s.data().fields))
+	for k := range s.data().fields {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
@@ -145,7 +162,7 @@ func (s *Secret) Keys() []string {
 // Has reports whether the JSON object has field name (with any value,
 // null included).
 func (s *Secret) Has(name string) bool {
-	_, ok := s.fields[name]
+	_, ok := s.data().fields[name]
 	return ok
 }
 
@@ -157,10 +174,10 @@ func fieldError(name, problem string) error {
 // returned as its JSON text ("5432", "true"). ok is false when the field
 // is absent or null. Objects and arrays are an error.
 func (s *Secret) Lookup(name string) (value string, ok bool, err error) {
-	if s.parseErr != nil {
-		return "", false, s.parseErr
+	if s.data().parseErr != nil {
+		return "", false, s.data().parseErr
 	}
-	raw, present := s.fields[name]
+	raw, present := s.data().fields[name]
 	if !present {
 		return "", false, nil
 	}
@@ -229,11 +246,11 @@ func (s *Secret) Bool(name string) (value, ok bool, err error) {
 // given fields set and every other field of s carried over unchanged.
 // A nil value removes the field.
 func (s *Secret) With(fields map[string]any) (*Secret, error) {
-	if s.parseErr != nil {
-		return nil, s.parseErr
+	if s.data().parseErr != nil {
+		return nil, s.data().parseErr
 	}
-	m := make(map[string]json.RawMessage, len(s.fields)+len(fields))
-	for k, v := range s.fields {
+	m := make(map[string]json.RawMessage, len(s.data().fields)+len(fields))
+	for k, v := range s.data().fields {
 		m[k] = v
 	}
 	for k, v := range fields {
@@ -259,13 +276,13 @@ func (s *Secret) Equal(t *Secret) bool {
 	if s == nil || t == nil {
 		return s == t
 	}
-	if (s.str == nil) != (t.str == nil) {
+	if (s.data().str == nil) != (t.data().str == nil) {
 		return false
 	}
-	if s.str != nil {
-		return *s.str == *t.str
+	if s.data().str != nil {
+		return *s.data().str == *t.data().str
 	}
-	return bytes.Equal(s.bin, t.bin)
+	return bytes.Equal(s.data().bin, t.data().bin)
 }
 
 func (s *Secret) describe() string {
@@ -273,7 +290,7 @@ func (s *Secret) describe() string {
 		return "rotation.Secret(nil)"
 	}
 	kind := "string"
-	if s.str == nil {
+	if s.data().str == nil {
 		kind = "binary"
 	}
 	id := s.versionID

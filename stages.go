@@ -21,13 +21,14 @@ const (
 func Steps() []Step { return []Step{StepCreate, StepSet, StepTest, StepFinish} }
 
 // ParseStep returns the Step for a wire value. Only the exact camelCase
-// values the service sends are accepted; anything else wraps ErrUnknownStep.
+// values the service sends are accepted; anything else wraps both
+// ErrUnknownStep and ErrInvalidEvent.
 func ParseStep(s string) (Step, error) {
 	switch Step(s) {
 	case StepCreate, StepSet, StepTest, StepFinish:
 		return Step(s), nil
 	}
-	return "", fmt.Errorf("%w: %q (want createSecret, setSecret, testSecret or finishSecret)", ErrUnknownStep, truncate(s, 40))
+	return "", fmt.Errorf("%w: %w: %q (want createSecret, setSecret, testSecret or finishSecret)", ErrInvalidEvent, ErrUnknownStep, truncate(s, 40))
 }
 
 // String returns the wire value of the step.

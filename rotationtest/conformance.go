@@ -40,7 +40,9 @@ type Fixture struct {
 
 	// NewHandler builds the handler under test. It must use client for
 	// every Secrets Manager call (the suite counts calls and injects faults
-	// there) and log only to logger (the suite checks it for leaks).
+	// there), pass on the context each invocation gets (the suite uses it
+	// to hold one of two overlapping invocations at its first write), and
+	// log only to logger (the suite checks it for leaks).
 	NewHandler func(client rotation.Client, logger *slog.Logger) (HandleFunc, error)
 
 	// Probe tries a secret value against the real target service and
@@ -108,7 +110,7 @@ var rules = []rule{
 	{"rerun-after-success", "the whole rotation re-run after success is a no-op", ruleRerun},
 	{"faults", "a fault at any Secrets Manager call, then the service's retry, ends in a working rotation with nothing lost", ruleFaults},
 	{"crash-after-step", "a function that dies after any step converges on the service's retry", ruleCrash},
-	{"overlapping-invocations", "two concurrent invocations of the same step converge", ruleOverlap},
+	{"overlapping-invocations", "two overlapping invocations of the same step converge, whether they run together or one is held at its first write while the other runs", ruleOverlap},
 	{"failing-test", "a failing testSecret leaves AWSCURRENT where it was (and, for zero-downtime rotators, authenticating)", ruleFailingTest},
 	{"test-rejects-bad-pending", "testSecret fails when the pending value does not authenticate", ruleTestRejects},
 	{"test-only", "RotateImmediately=false runs testSecret alone and leaves no trace", ruleTestOnly},
@@ -153,7 +155,7 @@ func Run(t *testing.T, factory Factory) {
 	var rep Report
 	for _, r := range rules {
 		t.Run(r.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), ruleTimeout)
+			ctx, cancel := context.WithTimeout(t.Context(), ruleTimeout)
 			defer cancel()
 			e, err := newEnv(ctx, factory)
 			if err != nil {
@@ -521,6 +523,7 @@ func ruleLabels(ctx context.Context, e *env) error {
 					what = "in a failing"
 				}
 				errs = append(errs, fmt.Errorf("AWSCURRENT moved %s %s, before the rotation was tested and finished (labels: %s)", what, ev.Step, labelsOf(s)))
+				old = cur.ID // report each move once
 			case err == nil && (!hasPending || pend.ID != ev.ClientRequestToken):
 				errs = append(errs, fmt.Errorf("AWSPENDING is not on the new version after %s (labels: %s)", ev.Step, labelsOf(s)))
 			}
@@ -655,7 +658,7 @@ func ruleFaults(ctx context.Context, e *env) error {
 			if err := e.rotateAndCheck(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("%s at call %d of %d (%s): %w", k.name, n, len(ops), ops[n-1], err))
 				e.client.Arm()
-				if e.recover(ctx) != nil {
+				if e.clearPending(ctx) != nil {
 					return errors.Join(errs...)
 				}
 			}
@@ -675,7 +678,7 @@ func ruleCrash(ctx context.Context, e *env) error {
 		case err != nil:
 			errs = append(errs, fmt.Errorf("crash after %s: the retried rotation did not converge: %w", step, err))
 			e.setInvoker(nil)
-			if e.recover(ctx) != nil {
+			if e.clearPending(ctx) != nil {
 				return errors.Join(errs...)
 			}
 		case r.Attempts() < 2:
@@ -714,7 +717,7 @@ func ruleOverlap(ctx context.Context, e *env) error {
 			if err != nil {
 				errs = append(errs, fmt.Errorf("two overlapping %s invocations, %s: the rotation did not converge: %w", step, k.name, err))
 				e.setInvoker(nil)
-				if e.recover(ctx) != nil {
+				if e.clearPending(ctx) != nil {
 					return errors.Join(errs...)
 				}
 				continue
@@ -728,9 +731,9 @@ func ruleOverlap(ctx context.Context, e *env) error {
 	return errors.Join(errs...)
 }
 
-// recover removes AWSPENDING left by a rotation that failed, as an
+// clearPending removes AWSPENDING left by a rotation that failed, as an
 // operator would, so that the next rotation of a rule can start.
-func (e *env) recover(ctx context.Context) error {
+func (e *env) clearPending(ctx context.Context) error {
 	p, ok := e.secret().Staged(stagePending)
 	if !ok || p.HasStage(stageCurrent) {
 		return nil
@@ -1028,13 +1031,11 @@ func ruleClients(ctx context.Context, e *env) error {
 		p.longest = max(p.longest, time.Since(p.failingSince))
 	}
 	e.report.Probes, e.report.ProbeFailures, e.report.FailureWindow = p.probes, p.failures, p.longest
-	if rerr != nil {
-		return rerr
-	}
+	var errs []error
 	if e.fx.ZeroDowntime && p.failures > 0 {
-		return fmt.Errorf("%d of %d client attempts with AWSCURRENT failed during %d rotations (longest window %v), but the rotator promises zero downtime; first failure: %v", p.failures, p.probes, rotations, p.longest, p.firstErr)
+		errs = append(errs, fmt.Errorf("%d of %d client attempts with AWSCURRENT failed during %d rotations (longest window %v), but the rotator promises zero downtime; first failure: %w", p.failures, p.probes, rotations, p.longest, p.firstErr))
 	}
-	return nil
+	return errors.Join(append(errs, rerr)...)
 }
 
 // minNeedle is the shortest value the leak check looks for: shorter ones

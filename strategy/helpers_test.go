@@ -84,6 +84,17 @@ func (w *world) step(step rotation.Step, token string) error {
 	return w.h.Handle(context.Background(), events.SecretsManagerSecretRotationEvent{Step: string(step), SecretID: w.arn, ClientRequestToken: token})
 }
 
+// steps invokes the four steps for version token, in order, stopping at
+// the first failure: the service's retry of a rotation already started.
+func (w *world) steps(token string) error {
+	for _, step := range rotation.Steps() {
+		if err := w.step(step, token); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // rotate runs a whole rotation with ClientRequestToken token.
 func (w *world) rotate(token string) error {
 	_, err := w.fake.Rotate(context.Background(), &secretsmanager.RotateSecretInput{SecretId: aws.String(w.arn), ClientRequestToken: aws.String(token)})

@@ -57,6 +57,12 @@ type SingleUser struct {
 	// PasswordField names the secret's password field; default "password".
 	PasswordField string
 
+	// UsernameField names the secret's user field; default "username".
+	// When the current value has it, the pending value must name the same
+	// user, so a planted pending value cannot change another user's
+	// password.
+	UsernameField string
+
 	// Admin, if set, makes the change with an admin credential read from
 	// another secret (see Admin) instead of the user's own old password.
 	Admin *Admin
@@ -101,6 +107,19 @@ func (s *SingleUser) Set(ctx context.Context, req *rotation.SetRequest) (*rotati
 	cur, err := req.Current(ctx)
 	if err != nil {
 		return nil, err
+	}
+	uf := s.UsernameField
+	if uf == "" {
+		uf = "username"
+	}
+	if cu, ok, err := cur.Lookup(uf); err != nil {
+		return nil, err
+	} else if ok {
+		if pu, _, err := req.Pending.Lookup(uf); err != nil {
+			return nil, err
+		} else if pu != cu {
+			return nil, fmt.Errorf("%w: field %q of the pending value names another user than the current value", ErrUserMismatch, uf)
+		}
 	}
 	if err := s.Service.Test(ctx, cur); err == nil {
 		old = cur

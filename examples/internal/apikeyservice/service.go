@@ -163,6 +163,12 @@ func (s *Service) routes() *http.ServeMux {
 	mux.Handle("GET /v1/keys", s.authenticated(s.list))
 	mux.Handle("POST /v1/keys", s.authenticated(s.create))
 	mux.Handle("DELETE /v1/keys/{id}", s.authenticated(s.revoke))
+	for path, allow := range map[string]string{"/v1/ping": "GET", "/v1/keys": "GET, POST", "/v1/keys/{id}": "DELETE"} {
+		mux.HandleFunc(path, func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Allow", allow)
+			writeError(w, http.StatusMethodNotAllowed, "method not allowed")
+		})
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "no such resource")
 	})

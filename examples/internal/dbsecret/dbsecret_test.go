@@ -329,3 +329,42 @@ func newTestCA(t *testing.T) []byte {
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
+
+func TestParseAdmin(t *testing.T) {
+	target, err := Parse(secret(t, with(base(), "port", 6543, "dbname", "app", "ssl", false)), PostgreSQL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An RDS-managed master secret: username and password only.
+	a, err := ParseAdmin(secret(t, map[string]any{"username": "master", "password": "admin-secret-pw"}), target, PostgreSQL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Secret{Engine: "postgres", Host: "db.example.com", Port: 6543, Username: "master", Password: "admin-secret-pw", DBName: "app", TLS: TLSDisable}
+	if *a != want {
+		t.Errorf("ParseAdmin = %v, want %v", a, &want)
+	}
+	full := map[string]any{"engine": "postgres", "host": "DB.example.com", "port": "6543", "username": "master", "password": "admin-secret-pw", "dbname": "postgres", "ssl": true}
+	if a, err := ParseAdmin(secret(t, full), target, PostgreSQL); err != nil || a.DBName != "postgres" || a.TLS != TLSVerifyFull {
+		t.Errorf("full admin secret: %v, %v", a, err)
+	}
+	for _, tc := range []struct {
+		name  string
+		in    map[string]any
+		field string
+	}{
+		{"other host", with(full, "host", "other.example.com"), "host"},
+		{"other port", with(full, "port", 5432), "port"},
+		{"other engine", with(full, "engine", "mysql"), "engine"},
+		{"no password", with(full, "password", nil), "password"},
+		{"no username", with(full, "username", nil), "username"},
+	} {
+		_, err := ParseAdmin(secret(t, tc.in), target, PostgreSQL)
+		if !errors.Is(err, rotation.ErrInvalidSecret) || !strings.Contains(err.Error(), "admin secret") || !strings.Contains(err.Error(), fmt.Sprintf("%q", tc.field)) {
+			t.Errorf("%s: error %v; want ErrInvalidSecret naming the admin secret and field %q", tc.name, err, tc.field)
+		}
+		if err != nil && (strings.Contains(err.Error(), "other.example.com") || strings.Contains(err.Error(), "admin-secret-pw")) {
+			t.Errorf("%s: error quotes a value: %v", tc.name, err)
+		}
+	}
+}

@@ -1,0 +1,204 @@
+// Command mysql is an AWS Secrets Manager rotation function for MySQL and
+// MariaDB (RDS, Aurora MySQL, or self-managed), using the secret format of
+// AWS's rotation templates, so existing secrets work unchanged:
+//
+//	{"engine": "mysql", "host": "db.example.com", "port": 3306,
+//	 "username": "app", "password": "...", "dbname": "app",
+//	 "masterarn": "arn:aws:secretsmanager:...:secret:admin-...", "ssl": true}
+//
+// ROTATION_MODE selects the strategy, read once at start:
+//
+//   - single: one user's password changes in place. When the secret has
+//     "masterarn" the admin secret it names makes the change (for every
+//     host the user is defined for); otherwise the user changes its own
+//     password. Clients holding the old value fail between setSecret and
+//     finishSecret.
+//   - alternating: two users, "app" and "app_clone" (ROTATION_CLONE_SUFFIX);
+//     each rotation changes the one not current, logged in with the admin
+//     secret. The clone is created for exactly the hosts the base user has,
+//     with the base user's grants, re-synced on every rotation. Zero
+//     downtime.
+//   - alternating-precreated: two existing users named by ROTATION_USERS
+//     ("app_a,app_b"); only their passwords change.
+//
+// TLS is on by default with certificate and host-name verification;
+// plaintext only when the secret says "ssl": false. See README.md for
+// every variable, the IAM policy and a SAM template.
+//
+// Build for the provided.al2023 runtime from the repository root:
+//
+//	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -ldflags='-s -w' -o bootstrap ./examples/mysql
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/rotationkit/rotation"
+	"github.com/rotationkit/rotation/examples/internal/dbsecret"
+	"github.com/rotationkit/rotation/strategy"
+)
+
+func main() {
+	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	s, err := loadSettings(os.LookupEnv)
+	if err != nil {
+		logger.Error("invalid configuration", slog.String("error", err.Error()))
+		os.Exit(1)
+	}
+	cfg, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		logger.Error("loading the AWS configuration", slog.String("error", err.Error()))
+		os.Exit(1)
+	}
+	h, err := newHandler(secretsmanager.NewFromConfig(cfg), s, logger)
+	if err != nil {
+		logger.Error("building the rotation handler", slog.String("error", err.Error()))
+		os.Exit(1)
+	}
+	logger.Info("mysql rotation function ready", slog.String("mode", string(s.mode)))
+	lambda.Start(h.Handle)
+}
+
+// Environment variables, besides the password-policy ones dbsecret reads
+// (EXCLUDE_CHARACTERS, PASSWORD_LENGTH, EXCLUDE_NUMBERS,
+// EXCLUDE_PUNCTUATION, EXCLUDE_UPPERCASE, EXCLUDE_LOWERCASE,
+// REQUIRE_EACH_INCLUDED_TYPE) and the AWS SDK's own.
+const (
+	envMode           = "ROTATION_MODE"            // single | alternating | alternating-precreated
+	envUsers          = "ROTATION_USERS"           // alternating-precreated: "user1,user2" or a JSON array
+	envSuffix         = "ROTATION_CLONE_SUFFIX"    // alternating: default "_clone"
+	envCABundle       = "ROTATION_CA_BUNDLE"       // comma-separated PEM files replacing the default CA bundles
+	envConnectTimeout = "ROTATION_CONNECT_TIMEOUT" // Go duration, default 5s
+)
+
+type mode string
+
+const (
+	modeSingle      mode = "single"
+	modeAlternating mode = "alternating"
+	modePrecreated  mode = "alternating-precreated"
+)
+
+// settings is the function's configuration, read once in main.
+type settings struct {
+	mode    mode
+	users   [2]string
+	suffix  string
+	caFiles []string
+	timeout time.Duration
+	policy  rotation.PasswordPolicy
+
+	// sessionParams are session variables for every connection; only
+	// tests set them.
+	sessionParams map[string]string
+}
+
+// loadSettings reads the configuration through lookup (os.LookupEnv).
+// Errors name the variable.
+func loadSettings(lookup func(string) (string, bool)) (settings, error) {
+	get := func(name string) string {
+		v, _ := lookup(name)
+		return strings.TrimSpace(v)
+	}
+	s := settings{timeout: 5 * time.Second, suffix: get(envSuffix)}
+	switch m := mode(strings.ToLower(get(envMode))); m {
+	case modeSingle, modeAlternating, modePrecreated:
+		s.mode = m
+	case "":
+		return s, fmt.Errorf("%s is not set; want %s, %s or %s", envMode, modeSingle, modeAlternating, modePrecreated)
+	default:
+		return s, fmt.Errorf("%s is not one of %s, %s, %s", envMode, modeSingle, modeAlternating, modePrecreated)
+	}
+	users := get(envUsers)
+	switch {
+	case s.mode == modePrecreated && users == "":
+		return s, fmt.Errorf("%s=%s needs %s, the two pre-created users (\"user1,user2\" or a JSON array)", envMode, modePrecreated, envUsers)
+	case s.mode != modePrecreated && users != "":
+		return s, fmt.Errorf("%s is set but %s is not %s", envUsers, envMode, modePrecreated)
+	case users != "":
+		var list []string
+		if strings.HasPrefix(users, "[") {
+			if err := json.Unmarshal([]byte(users), &list); err != nil {
+				return s, fmt.Errorf("%s is not a JSON array of strings", envUsers)
+			}
+		} else {
+			list = strings.Split(users, ",")
+		}
+		if len(list) != 2 || strings.TrimSpace(list[0]) == "" || strings.TrimSpace(list[1]) == "" || list[0] == list[1] {
+			return s, fmt.Errorf("%s must name two different users", envUsers)
+		}
+		s.users = [2]string{strings.TrimSpace(list[0]), strings.TrimSpace(list[1])}
+	}
+	if s.suffix != "" && s.mode != modeAlternating {
+		return s, fmt.Errorf("%s is set but %s is not %s", envSuffix, envMode, modeAlternating)
+	}
+	if v := get(envCABundle); v != "" {
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); f != "" {
+				s.caFiles = append(s.caFiles, f)
+			}
+		}
+	}
+	if v := get(envConnectTimeout); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return s, fmt.Errorf("%s must be a positive Go duration such as 5s", envConnectTimeout)
+		}
+		s.timeout = d
+	}
+	p, err := dbsecret.PolicyFromEnv(dbsecret.MySQL, lookup)
+	if err != nil {
+		return s, err
+	}
+	s.policy = p
+	return s, nil
+}
+
+// newRotator builds the rotator for s. client reads the admin secret.
+func newRotator(client strategy.SecretReader, s settings) (rotation.Rotator, error) {
+	c := &connector{caFiles: s.caFiles, timeout: s.timeout, params: s.sessionParams}
+	// The admin secret's server is checked by adminSecret, which also
+	// accepts RDS-managed master secrets that hold no host.
+	admin := strategy.Admin{Client: client, Field: dbsecret.FieldMasterARN, MatchFields: []string{}}
+	switch s.mode {
+	case modeSingle:
+		svc := passwordService{c: c}
+		return singleUser{
+			self:  &strategy.SingleUser{Service: svc, Policy: s.policy},
+			admin: &strategy.SingleUser{Service: svc, Policy: s.policy, Admin: &admin},
+		}, nil
+	case modeAlternating, modePrecreated:
+		a := &strategy.AlternatingUsers{
+			Service: userService{c: c, precreated: s.mode == modePrecreated},
+			Admin:   admin,
+			Policy:  s.policy,
+			Suffix:  s.suffix,
+			// No static MaxNameLength: the limit depends on the server
+			// (MySQL 32, MariaDB 80 or 128), which setSecret asks.
+			MatchFields: []string{dbsecret.FieldEngine, dbsecret.FieldHost, dbsecret.FieldPort, dbsecret.FieldDBName, dbsecret.FieldMasterARN},
+		}
+		if s.mode == modePrecreated {
+			a.Users = s.users
+		}
+		return alternating{a}, nil
+	}
+	return nil, fmt.Errorf("unknown mode %q", s.mode)
+}
+
+// newHandler builds the rotation handler main gives lambda.Start.
+func newHandler(client rotation.Client, s settings, logger *slog.Logger) (*rotation.Handler, error) {
+	r, err := newRotator(client, s)
+	if err != nil {
+		return nil, err
+	}
+	return rotation.New(client, r, func(o *rotation.Options) { o.Logger = logger })
+}

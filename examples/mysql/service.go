@@ -1,0 +1,291 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/rotationkit/rotation"
+	"github.com/rotationkit/rotation/examples/internal/dbsecret"
+	"github.com/rotationkit/rotation/strategy"
+)
+
+// passwordService is strategy.PasswordService for single-user rotation.
+type passwordService struct{ c *connector }
+
+var _ strategy.PasswordService = passwordService{}
+
+// Test connects with secret and runs SELECT 1.
+func (p passwordService) Test(ctx context.Context, secret *rotation.Secret) error {
+	return p.c.test(ctx, secret)
+}
+
+// Change sets the pending password. Logged in as the admin, it changes
+// every account of the user (every host it is defined for), in one ALTER
+// USER. Logged in as the user itself, it can change only the account it
+// logged in as (CURRENT_USER()): on MariaDB with SET PASSWORD, which needs
+// no privilege (ALTER USER would need CREATE USER), on MySQL with ALTER
+// USER CURRENT_USER(), adding REPLACE with the old password on 8.0.13 and
+// later, where password_require_current may demand it.
+func (p passwordService) Change(ctx context.Context, req *strategy.ChangeRequest) error {
+	pending, err := dbsecret.Parse(req.New, dbsecret.MySQL)
+	if err != nil {
+		return fmt.Errorf("pending value: %w", err)
+	}
+	var login *dbsecret.Secret
+	if req.Admin {
+		login, err = adminSecret(req.Login, req.New)
+	} else {
+		login, err = dbsecret.Parse(req.Login, dbsecret.MySQL)
+	}
+	if err != nil {
+		return err
+	}
+	if err := checkAccountPart("field \"username\"", pending.Username); err != nil {
+		return err
+	}
+	s, err := p.c.open(ctx, login, false)
+	if err != nil {
+		if req.Admin {
+			return fmt.Errorf("admin: %w", err)
+		}
+		return err
+	}
+	defer s.close()
+	if req.Admin {
+		hosts, err := s.hosts(ctx, pending.Username)
+		if err != nil {
+			return err
+		}
+		if len(hosts) == 0 {
+			return fmt.Errorf("the secret's user (field %q) has no account on the server", dbsecret.FieldUsername)
+		}
+		return s.setPassword(ctx, pending.Username, hosts, pending.Password)
+	}
+	if login.Username != pending.Username {
+		return fmt.Errorf("%w: field %q differs between the old and the pending value", strategy.ErrUserMismatch, dbsecret.FieldUsername)
+	}
+	lit, err := s.literal(pending.Password)
+	if err != nil {
+		return fmt.Errorf("field %q: %w", dbsecret.FieldPassword, err)
+	}
+	if s.server.mariaDB {
+		return s.execSecret(ctx, "SET PASSWORD (own password)", "SET PASSWORD = PASSWORD("+lit+")", pending.Password)
+	}
+	stmt := "ALTER USER CURRENT_USER() IDENTIFIED BY " + lit
+	if s.server.atLeast(8, 0, 13) {
+		old, err := s.literal(login.Password)
+		if err != nil {
+			return fmt.Errorf("field %q of the old value: %w", dbsecret.FieldPassword, err)
+		}
+		stmt += " REPLACE " + old
+	}
+	return s.execSecret(ctx, "ALTER USER CURRENT_USER() (own password)", stmt, pending.Password, login.Password)
+}
+
+// userService is strategy.UserService for alternating-users rotation.
+type userService struct {
+	c *connector
+	// precreated: both users exist and have their privileges; only
+	// passwords change. Otherwise the alternate is created as a clone of
+	// the base user and its grants are kept in step with the base user's.
+	precreated bool
+}
+
+var _ strategy.UserService = userService{}
+
+// Test connects with secret and runs SELECT 1.
+func (u userService) Test(ctx context.Context, secret *rotation.Secret) error {
+	return u.c.test(ctx, secret)
+}
+
+// SetPassword, logged in as the admin, makes req.User work with the
+// pending password. In clone mode it first creates the alternate's
+// missing accounts, for exactly the hosts the base user has accounts for
+// (read from mysql.user: never an assumed '%'), with a throwaway
+// password, then copies the base user's grants to each (see copyGrants),
+// and sets the pending password last, on every account of the alternate:
+// the pending value authenticates only once everything before it
+// succeeded, so the strategy's "pending already works" shortcut on a
+// retry never skips a failed grant. The admin does all of it; the
+// alternate needs no GRANT OPTION.
+func (u userService) SetPassword(ctx context.Context, req *strategy.SetPasswordRequest) error {
+	pending, err := dbsecret.Parse(req.Pending, dbsecret.MySQL)
+	if err != nil {
+		return fmt.Errorf("pending value: %w", err)
+	}
+	if pending.Username != req.User {
+		return fmt.Errorf("%w: field %q of the pending value is not the user to change", strategy.ErrUserMismatch, dbsecret.FieldUsername)
+	}
+	admin, err := adminSecret(req.Admin, req.Pending)
+	if err != nil {
+		return err
+	}
+	for _, name := range []string{req.User, req.Base} {
+		if err := checkAccountPart("field \"username\"", name); err != nil {
+			return err
+		}
+	}
+	s, err := u.c.open(ctx, admin, false)
+	if err != nil {
+		return fmt.Errorf("admin: %w", err)
+	}
+	defer s.close()
+	if limit := s.userNameLimit(ctx); utf8.RuneCountInString(req.User) > limit {
+		return fmt.Errorf("%w: the user to change (field %q) has %d characters; %s allows %d",
+			strategy.ErrNameTooLong, dbsecret.FieldUsername, utf8.RuneCountInString(req.User), s.server, limit)
+	}
+	userHosts, err := s.hosts(ctx, req.User)
+	if err != nil {
+		return err
+	}
+	if u.precreated || req.User == req.Base {
+		if len(userHosts) == 0 {
+			what := "the base user"
+			if u.precreated {
+				what = "the pre-created user"
+			}
+			return fmt.Errorf("%s to change (field %q of the pending value) has no account on the server", what, dbsecret.FieldUsername)
+		}
+		return s.setPassword(ctx, req.User, userHosts, pending.Password)
+	}
+	baseHosts, err := s.hosts(ctx, req.Base)
+	if err != nil {
+		return err
+	}
+	if len(baseHosts) == 0 {
+		return errors.New("the base user (the current user without the clone suffix) has no account on the server")
+	}
+	throwaway, err := rotation.PasswordPolicy{Length: 32, ExcludePunctuation: true}.Generate()
+	if err != nil {
+		return err
+	}
+	tmp, err := s.literal(throwaway)
+	if err != nil {
+		return err
+	}
+	for _, h := range baseHosts {
+		if slices.Contains(userHosts, h) {
+			continue
+		}
+		acct, err := account(req.User, h)
+		if err != nil {
+			return err
+		}
+		// IF NOT EXISTS: an overlapping invocation may have created it.
+		if err := s.execSecret(ctx, "CREATE USER for the alternate user", "CREATE USER IF NOT EXISTS "+acct+" IDENTIFIED BY "+tmp, throwaway); err != nil {
+			return err
+		}
+	}
+	for _, h := range baseHosts {
+		if err := s.copyGrants(ctx, req.Base, req.User, h); err != nil {
+			return err
+		}
+	}
+	// Accounts of the alternate for hosts the base user no longer has
+	// keep their privileges, but their password rotates too: no account
+	// keeps a credential that stopped rotating.
+	all := slices.Clone(baseHosts)
+	for _, h := range userHosts {
+		if !slices.Contains(all, h) {
+			all = append(all, h)
+		}
+	}
+	return s.setPassword(ctx, req.User, all, pending.Password)
+}
+
+// singleUser is the single-user rotator: strategy.SingleUser, with the
+// admin secret used when the secret names one (field "masterarn") and
+// the user changing its own password otherwise.
+type singleUser struct {
+	self, admin *strategy.SingleUser
+}
+
+var _ rotation.Rotator = singleUser{}
+
+func (r singleUser) pick(s *rotation.Secret) *strategy.SingleUser {
+	if v, ok, err := s.Lookup(dbsecret.FieldMasterARN); err == nil && ok && v != "" {
+		return r.admin
+	}
+	return r.self
+}
+
+// Create returns the current value with a new password.
+func (r singleUser) Create(ctx context.Context, req *rotation.CreateRequest) (*rotation.CreateResponse, error) {
+	if _, err := dbsecret.Parse(req.Current, dbsecret.MySQL); err != nil {
+		return nil, fmt.Errorf("current value: %w", err)
+	}
+	return r.pick(req.Current).Create(ctx, req)
+}
+
+// Set installs the pending password.
+func (r singleUser) Set(ctx context.Context, req *rotation.SetRequest) (*rotation.SetResponse, error) {
+	return r.pick(req.Pending).Set(ctx, req)
+}
+
+// Test checks that the pending value authenticates.
+func (r singleUser) Test(ctx context.Context, req *rotation.TestRequest) (*rotation.TestResponse, error) {
+	return r.pick(req.Pending).Test(ctx, req)
+}
+
+// alternating wraps strategy.AlternatingUsers to validate the current
+// value up front, so a bad secret fails in createSecret naming the field.
+type alternating struct{ *strategy.AlternatingUsers }
+
+// Create returns the current value with the other user and a new
+// password.
+func (a alternating) Create(ctx context.Context, req *rotation.CreateRequest) (*rotation.CreateResponse, error) {
+	if _, err := dbsecret.Parse(req.Current, dbsecret.MySQL); err != nil {
+		return nil, fmt.Errorf("current value: %w", err)
+	}
+	return a.AlternatingUsers.Create(ctx, req)
+}
+
+// connectionFields are the fields that say where and how to connect.
+var connectionFields = []string{
+	dbsecret.FieldEngine, dbsecret.FieldHost, dbsecret.FieldPort,
+	dbsecret.FieldSSL, dbsecret.FieldSSLMode, dbsecret.FieldSSLRootCert,
+}
+
+// adminSecret parses the admin credential. An admin secret with a "host"
+// must be for the same server as the user's secret (host and port), or
+// strategy.ErrAdminMismatch. One without "host", such as the master-user
+// secret RDS manages itself ({"username", "password"} only), is used
+// with the user's secret's connection fields (engine, host, port, ssl,
+// sslmode, sslrootcert).
+func adminSecret(admin, user *rotation.Secret) (*dbsecret.Secret, error) {
+	if err := admin.Valid(); err != nil {
+		return nil, fmt.Errorf("admin secret: %w", err)
+	}
+	u, err := dbsecret.Parse(user, dbsecret.MySQL)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok, err := admin.Lookup(dbsecret.FieldHost); err != nil {
+		return nil, fmt.Errorf("admin secret: %w", err)
+	} else if !ok {
+		fill := map[string]any{}
+		for _, f := range connectionFields {
+			if admin.Has(f) {
+				continue
+			}
+			if v, ok, err := user.Lookup(f); err == nil && ok {
+				fill[f] = v
+			}
+		}
+		if admin, err = admin.With(fill); err != nil {
+			return nil, fmt.Errorf("admin secret: %w", err)
+		}
+	}
+	a, err := dbsecret.Parse(admin, dbsecret.MySQL)
+	if err != nil {
+		return nil, fmt.Errorf("admin secret: %w", err)
+	}
+	if !strings.EqualFold(a.Host, u.Host) || a.Port != u.Port {
+		return nil, fmt.Errorf("%w: fields %q and %q of the admin secret name another server than the secret being rotated", strategy.ErrAdminMismatch, dbsecret.FieldHost, dbsecret.FieldPort)
+	}
+	return a, nil
+}

@@ -1,0 +1,49 @@
+// Command postgres is a Secrets Manager rotation function for PostgreSQL
+// (RDS, Aurora or self-managed) that reads the secrets AWS's rotation
+// templates use. ROTATION_MODE selects single-user or alternating-users
+// rotation; see README.md for the secret format, the configuration, the
+// IAM policy and a SAM template.
+//
+// Passwords never reach the server in plaintext: the function computes a
+// SCRAM-SHA-256 verifier and sends ALTER ROLE ... PASSWORD '<verifier>'.
+// Connections use TLS with certificate verification unless the secret says
+// "ssl": false.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/rotationkit/rotation"
+)
+
+func main() {
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	cfg, err := configFromEnv(os.LookupEnv)
+	if err != nil {
+		logger.Error("configuration", "error", err.Error())
+		os.Exit(1)
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background())
+	if err != nil {
+		logger.Error("loading AWS configuration", "error", err.Error())
+		os.Exit(1)
+	}
+	sm := secretsmanager.NewFromConfig(awsCfg)
+	r, err := newRotator(cfg, sm)
+	if err != nil {
+		logger.Error("configuration", "error", err.Error())
+		os.Exit(1)
+	}
+	h, err := rotation.New(sm, r, func(o *rotation.Options) { o.Logger = logger })
+	if err != nil {
+		logger.Error("configuration", "error", err.Error())
+		os.Exit(1)
+	}
+	logger.Info("postgres rotation function ready", "mode", string(cfg.mode))
+	lambda.Start(h.Handle)
+}

@@ -1,0 +1,114 @@
+// Package rotationtest tests Secrets Manager rotation functions without
+// AWS: a fake Secrets Manager that rotates the way the service does,
+// fault-injecting wrappers, and a conformance suite that checks a rotator
+// against every rule of the rotation protocol in one call.
+//
+// # The fake
+//
+// A [Fake] is an in-memory Secrets Manager. Its methods have exactly the
+// signatures of *secretsmanager.Client's (CreateSecret, DescribeSecret,
+// GetSecretValue, PutSecretValue, UpdateSecretVersionStage, RotateSecret,
+// ListSecrets and the rest), so it satisfies [rotation.Client] and any
+// narrow interface written for the real client, and it answers with the
+// SDK's own error types (*types.ResourceNotFoundException and so on), to be
+// matched with errors.As as against AWS. It follows the label rules AWS
+// validated: AWSPREVIOUS follows AWSCURRENT, a label lives on one version,
+// unlabelled versions are deprecated, a manual write abandons a rotation.
+//
+// Its state is plain data: a [Secret] with its [Version] values. Seed one
+// with [Fake.Seed] to start from a state the API cannot reach, and read
+// copies back with [Fake.Secret] and [Fake.Secrets]; [Fake.Calls] counts
+// the calls per operation and [Fake.Events] lists the CloudTrail-style
+// events (RotationStarted, RotationFailed, ...).
+//
+// The same fake is served over HTTP with [NewServer], in the manner of
+// httptest: [Server.Client] returns a real *secretsmanager.Client aimed at
+// it, and Server.URL serves the AWS CLI, boto3 or any SDK speaking the
+// awsJson1_1 protocol ([NewHandler] gives the bare http.Handler).
+//
+// # Rotating
+//
+// [Fake.RotateSecret] does what the service does: it checks the request,
+// creates the AWSPENDING placeholder, and invokes the rotation function in
+// the background for createSecret, setSecret, testSecret and finishSecret,
+// each with a fresh RotationToken, retrying the whole rotation when a step
+// fails ([Options].RotationAttempts) and removing AWSPENDING after
+// success. [Fake.Rotate] starts a rotation and waits for it;
+// [Fake.Wait] waits for every rotation; RotateImmediately=false runs
+// testSecret alone. Set [Options].StrictRotationToken to fail a
+// pending version written without the RotationToken, as AWS does for
+// assumed-role and cross-account rotation.
+//
+// The function is reached through an [Invoker]: [HandlerInvoker] calls a
+// rotation.Handler's Handle method in process, [Functions] routes by
+// function ARN, and [LambdaInvoker] posts to the Lambda Invoke API (AWS, or
+// the Lambda Runtime Interface Emulator running the real binary).
+//
+// Schedules run on the fake's [Clock]: give it a [ManualClock], configure
+// RotationRules, [ManualClock.Advance] past NextRotationDate and call
+// [Fake.RunDue] to run every rotation that is due, as the service would.
+//
+// # Faults
+//
+// Faults are small named wrappers, in the manner of testing/iotest. A
+// [FaultClient] wraps any rotation.Client, counts its calls, and applies
+// [Fault] values: [Fail] the n-th call of an operation with an error
+// ([ErrThrottling], [ErrInternal], context.DeadlineExceeded, ...), [Lose]
+// a response (the call takes effect, the caller sees [ErrLostResponse]),
+// [Delay] a call (honouring the context's deadline). Invoker wrappers
+// misbehave the way the service and Lambda do: [CrashAfter] a step has
+// done its work, [FailStep], [SkipStep], [Overlap] two invocations of a
+// step, [Replay] every step.
+//
+// # The conformance suite
+//
+// [Run] and [Check] take a [Factory] that builds a [Fixture]: the secret to
+// seed, the handler under test (built on the client and logger the suite
+// passes in) and a Probe that tries a value against the real target. Each
+// rule gets a fresh fixture. Run makes every rule a subtest; Check returns
+// every violation joined, each a [*Violation] naming its rule, plus a
+// [Report] of the figures measured (calls per rotation, the single-user
+// failure window). A user's test is about a dozen lines:
+//
+//	func TestRotator(t *testing.T) {
+//		rotationtest.Run(t, func(ctx context.Context) (*rotationtest.Fixture, error) {
+//			db := newTestDB(t) // the target service, fresh for every rule
+//			return &rotationtest.Fixture{
+//				Secret: db.Secret(), // {"username": ..., "password": ...}
+//				NewHandler: func(c rotation.Client, l *slog.Logger) (rotationtest.HandleFunc, error) {
+//					h, err := rotation.New(c, myRotator{db.Addr()}, func(o *rotation.Options) { o.Logger = l })
+//					if err != nil {
+//						return nil, err
+//					}
+//					return h.Handle, nil
+//				},
+//				Probe: db.Login, // func(ctx, *rotation.Secret) error
+//			}, nil
+//		})
+//	}
+//
+// Set Fixture.ZeroDowntime for alternating-users and two-key rotators: the
+// suite then also requires AWSCURRENT and AWSPREVIOUS to keep
+// authenticating throughout.
+//
+// The rules, in the order they run ([Rules] lists them with their reasons):
+//
+//	rotates                     a full rotation succeeds; labels end as the service leaves them
+//	rotation-token              createSecret passes the RotationToken to PutSecretValue
+//	labels-move-only-in-finish  AWSCURRENT moves only in finishSecret; the function never removes AWSPENDING
+//	replay-steps                every step invoked twice succeeds and the second changes nothing
+//	rerun-after-success         the whole rotation re-run after success is a no-op
+//	faults                      a throttle, 500, lost response or timeout at any call, then the retry, converges
+//	crash-after-step            a function that dies after any step converges on the retry
+//	overlapping-invocations     two overlapping invocations of a step converge, also in the lost-update order
+//	failing-test                a failing testSecret leaves AWSCURRENT in place (and working, for zero downtime)
+//	test-rejects-bad-pending    testSecret fails for a pending value that does not authenticate
+//	test-only                   RotateImmediately=false runs testSecret alone and leaves no trace
+//	clients-keep-working        a client on AWSCURRENT never fails (zero downtime), or the window is measured
+//	no-leaks                    no secret value or RotationToken in the log or an error (after every rule)
+//
+// What the suite cannot catch is listed in Run's documentation: data races
+// inside the rotator (run with -race), faults in the rotator's calls to
+// services other than Secrets Manager, and leaks through channels other
+// than the logger and errors it is given.
+package rotationtest
