@@ -337,10 +337,23 @@ func (s *session) copyGrants(ctx context.Context, base, user, host string) error
 	}
 	var want []string
 	wanted := map[string]bool{}
+	var parsed []*grantLine
+	granted := map[string]bool{} // roles granted to base
 	for i, l := range lines {
 		g, err := parseGrant(l, s.mode, base, host)
 		if err != nil {
 			return fmt.Errorf("grant %d of %d of the base user: %w", i+1, len(lines), err)
+		}
+		parsed = append(parsed, g)
+		if g.verb == "GRANT" && g.on < 0 {
+			granted[g.roles()] = true
+		}
+	}
+	for _, g := range parsed {
+		// MariaDB keeps showing a default role after the role itself was
+		// revoked; setting it for the alternate would fail.
+		if g.verb == "SET DEFAULT ROLE" && !granted[g.roles()] {
+			continue
 		}
 		want = append(want, g.text(altAcct))
 		wanted[g.normalized()] = true
@@ -386,7 +399,7 @@ func (s *session) copyGrants(ctx context.Context, base, user, host string) error
 
 // test connects as secret, selecting its database, and runs SELECT 1.
 func (c *connector) test(ctx context.Context, secret *rotation.Secret) error {
-	sec, err := dbsecret.Parse(secret, dbsecret.MySQL)
+	sec, err := parseSecret(secret)
 	if err != nil {
 		return err
 	}

@@ -372,6 +372,21 @@ func (g *grantLine) text(acct string) string {
 	return strings.TrimSpace(b.String())
 }
 
+// roles returns the role list of a role grant (GRANT roles TO acct) or
+// of SET DEFAULT ROLE, whitespace-normalized, or "" for other lines.
+func (g *grantLine) roles() string {
+	var from int
+	switch {
+	case g.verb == "GRANT" && g.on < 0:
+		from = g.toks[0].end
+	case g.verb == "SET DEFAULT ROLE":
+		from = g.toks[2].end
+	default:
+		return ""
+	}
+	return strings.Join(strings.Fields(g.line[from:g.toks[g.acctFrom-1].start]), " ")
+}
+
 // normalized is the line with a neutral grantee, for comparing the base
 // user's grants with the alternate's.
 func (g *grantLine) normalized() string {

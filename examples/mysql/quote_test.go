@@ -286,3 +286,23 @@ func FuzzParseGrant(f *testing.F) {
 		}
 	})
 }
+
+func TestGrantRoles(t *testing.T) {
+	tests := map[string]string{
+		"GRANT `reader` TO `app`@`%`":                          "`reader`",
+		"SET DEFAULT ROLE `reader` FOR `app`@`%`":              "`reader`",
+		"GRANT `r`@`%`, `w`@`%` TO `app`@`%`":                  "`r`@`%`, `w`@`%`",
+		"GRANT SELECT ON `shop`.* TO `app`@`%`":                "",
+		"REVOKE INSERT ON `mysql`.* FROM `app`@`%`":            "",
+		"GRANT PROXY ON ''@'%' TO `app`@`%` WITH GRANT OPTION": "",
+	}
+	for line, want := range tests {
+		g, err := parseGrant(line, sqlMode{}, "app", "%")
+		if err != nil {
+			t.Fatalf("parseGrant(%q): %v", line, err)
+		}
+		if got := g.roles(); got != want {
+			t.Errorf("roles(%q) = %q, want %q", line, got, want)
+		}
+	}
+}

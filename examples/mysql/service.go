@@ -31,7 +31,7 @@ func (p passwordService) Test(ctx context.Context, secret *rotation.Secret) erro
 // USER CURRENT_USER(), adding REPLACE with the old password on 8.0.13 and
 // later, where password_require_current may demand it.
 func (p passwordService) Change(ctx context.Context, req *strategy.ChangeRequest) error {
-	pending, err := dbsecret.Parse(req.New, dbsecret.MySQL)
+	pending, err := parseSecret(req.New)
 	if err != nil {
 		return fmt.Errorf("pending value: %w", err)
 	}
@@ -39,12 +39,9 @@ func (p passwordService) Change(ctx context.Context, req *strategy.ChangeRequest
 	if req.Admin {
 		login, err = adminSecret(req.Login, req.New)
 	} else {
-		login, err = dbsecret.Parse(req.Login, dbsecret.MySQL)
+		login, err = parseSecret(req.Login)
 	}
 	if err != nil {
-		return err
-	}
-	if err := checkAccountPart("field \"username\"", pending.Username); err != nil {
 		return err
 	}
 	s, err := p.c.open(ctx, login, false)
@@ -113,7 +110,7 @@ func (u userService) Test(ctx context.Context, secret *rotation.Secret) error {
 // retry never skips a failed grant. The admin does all of it; the
 // alternate needs no GRANT OPTION.
 func (u userService) SetPassword(ctx context.Context, req *strategy.SetPasswordRequest) error {
-	pending, err := dbsecret.Parse(req.Pending, dbsecret.MySQL)
+	pending, err := parseSecret(req.Pending)
 	if err != nil {
 		return fmt.Errorf("pending value: %w", err)
 	}
@@ -124,10 +121,8 @@ func (u userService) SetPassword(ctx context.Context, req *strategy.SetPasswordR
 	if err != nil {
 		return err
 	}
-	for _, name := range []string{req.User, req.Base} {
-		if err := checkAccountPart("field \"username\"", name); err != nil {
-			return err
-		}
+	if err := checkAccountPart("the base user (field \"username\" without the suffix)", req.Base); err != nil {
+		return err
 	}
 	s, err := u.c.open(ctx, admin, false)
 	if err != nil {
@@ -215,7 +210,7 @@ func (r singleUser) pick(s *rotation.Secret) *strategy.SingleUser {
 
 // Create returns the current value with a new password.
 func (r singleUser) Create(ctx context.Context, req *rotation.CreateRequest) (*rotation.CreateResponse, error) {
-	if _, err := dbsecret.Parse(req.Current, dbsecret.MySQL); err != nil {
+	if _, err := parseSecret(req.Current); err != nil {
 		return nil, fmt.Errorf("current value: %w", err)
 	}
 	return r.pick(req.Current).Create(ctx, req)
@@ -238,10 +233,31 @@ type alternating struct{ *strategy.AlternatingUsers }
 // Create returns the current value with the other user and a new
 // password.
 func (a alternating) Create(ctx context.Context, req *rotation.CreateRequest) (*rotation.CreateResponse, error) {
-	if _, err := dbsecret.Parse(req.Current, dbsecret.MySQL); err != nil {
+	if _, err := parseSecret(req.Current); err != nil {
 		return nil, fmt.Errorf("current value: %w", err)
 	}
-	return a.AlternatingUsers.Create(ctx, req)
+	resp, err := a.AlternatingUsers.Create(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := parseSecret(resp.Pending); err != nil {
+		return nil, fmt.Errorf("pending value: %w", err)
+	}
+	return resp, nil
+}
+
+// parseSecret is dbsecret.Parse for MySQL, which also refuses a user
+// name MySQL would store differently (see checkAccountPart), so such a
+// secret fails in createSecret, before anything is changed.
+func parseSecret(s *rotation.Secret) (*dbsecret.Secret, error) {
+	sec, err := dbsecret.Parse(s, dbsecret.MySQL)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkAccountPart(fmt.Sprintf("field %q", dbsecret.FieldUsername), sec.Username); err != nil {
+		return nil, fmt.Errorf("%w: %w", rotation.ErrInvalidSecret, err)
+	}
+	return sec, nil
 }
 
 // connectionFields are the fields that say where and how to connect.
@@ -260,7 +276,7 @@ func adminSecret(admin, user *rotation.Secret) (*dbsecret.Secret, error) {
 	if err := admin.Valid(); err != nil {
 		return nil, fmt.Errorf("admin secret: %w", err)
 	}
-	u, err := dbsecret.Parse(user, dbsecret.MySQL)
+	u, err := parseSecret(user)
 	if err != nil {
 		return nil, err
 	}
@@ -280,7 +296,7 @@ func adminSecret(admin, user *rotation.Secret) (*dbsecret.Secret, error) {
 			return nil, fmt.Errorf("admin secret: %w", err)
 		}
 	}
-	a, err := dbsecret.Parse(admin, dbsecret.MySQL)
+	a, err := parseSecret(admin)
 	if err != nil {
 		return nil, fmt.Errorf("admin secret: %w", err)
 	}

@@ -397,3 +397,15 @@ func field(t testing.TB, secret, name string) string {
 	}
 	return v
 }
+
+func rotationSecret(s string) *rotation.Secret { return rotation.NewString(s) }
+
+// checksPasswords reports whether the server refuses a wrong password
+// (it does not under "trust" authentication).
+func (s *pgServer) checksPasswords(t testing.TB, d *testDB) bool {
+	t.Helper()
+	user := uniqueName("hba")
+	d.role(t, user, "right-password-1", "LOGIN")
+	err := probe(context.Background(), rotation.NewString(d.secretJSON(user, "wrong-password-2")))
+	return err != nil
+}

@@ -156,10 +156,8 @@ func TestPrecreatedUsers(t *testing.T) {
 		admin := st.others[adminName]
 		cfg := st.cfg
 		cfg.users = [2]string{a, b}
-		var apw string
 		d.exec(t, "ALTER ROLE "+ident(a)+" PASSWORD 'initial-pw-123'")
-		apw = "initial-pw-123"
-		w := newWorld(t, cfg, d.secretJSON(a, apw, "masterarn", adminName), map[string]string{adminName: admin})
+		w := newWorld(t, cfg, d.secretJSON(a, "initial-pw-123", "masterarn", adminName), map[string]string{adminName: admin})
 		d.exec(t, "GRANT "+ident(a)+", "+ident(b)+" TO "+ident(field(t, admin, "username"))+" WITH ADMIN OPTION")
 		err := w.rotate(ctx)
 		if err == nil || !strings.Contains(err.Error(), "share no role") {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -127,12 +129,32 @@ func (sv *service) connect(ctx context.Context, s *dbsecret.Secret) (*pgx.Conn, 
 			mode = "TLS " + string(s.TLS) + " required"
 		}
 		werr := wrap("connecting to PostgreSQL at %s as %q (%s)", err, u.Host, s.Username, mode)
-		if tlsCfg != nil && strings.Contains(strings.ToLower(describe(err)), "tls") {
-			werr = &connError{msg: werr.Error() + `; TLS was required (the secret's "ssl" is absent or true) and is never downgraded to plaintext: enable TLS on the server, or set "ssl": false in the secret to allow plaintext`, err: err}
+		if hint := tlsHint(tlsCfg != nil, err); hint != "" {
+			werr = &connError{msg: werr.Error() + "; " + hint, err: err}
 		}
 		return nil, werr
 	}
 	return conn, nil
+}
+
+// tlsHint explains a failed TLS connection, or returns "".
+func tlsHint(required bool, err error) string {
+	if !required {
+		return ""
+	}
+	var cve *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var he x509.HostnameError
+	var ci x509.CertificateInvalidError
+	switch {
+	case errors.As(err, &cve), errors.As(err, &ua), errors.As(err, &he), errors.As(err, &ci):
+		return `TLS was required and the server certificate did not verify: trust its CA with the secret's "sslrootcert" or the function's CA_BUNDLE (for RDS, package global-bundle.pem), connect to a host name the certificate names, or relax verification explicitly with "sslmode"`
+	case strings.Contains(describe(err), "refused TLS"):
+		return `the server does not offer TLS, and TLS was required (the secret's "ssl" is absent or true): it is never downgraded to plaintext; enable TLS on the server, or set "ssl": false in the secret to allow plaintext`
+	case strings.Contains(strings.ToLower(describe(err)), "tls"):
+		return `TLS was required (the secret's "ssl" is absent or true) and the TLS handshake failed`
+	}
+	return ""
 }
 
 // Test connects with secret and runs SELECT 1.

@@ -72,11 +72,15 @@ func (c *conn) close() { _ = c.client.Close() }
 // signers, verifying the host key against known_hosts. The TCP connection,
 // the SSH handshake and authentication together are bounded by timeout and
 // by ctx.
-func dial(ctx context.Context, ks *keySecret, host string, signers []ssh.Signer, timeout, cmdTimeout time.Duration) (*conn, error) {
+func (r *Rotator) dial(ctx context.Context, ks *keySecret, host string, signers []ssh.Signer) (*conn, error) {
+	timeout := r.dialTimeout()
 	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	var d net.Dialer
-	raw, err := d.DialContext(dctx, "tcp", host)
+	dialContext := (&net.Dialer{}).DialContext
+	if r.dialContext != nil {
+		dialContext = r.dialContext
+	}
+	raw, err := dialContext(dctx, "tcp", host)
 	if err != nil {
 		if ctx.Err() == nil && dctx.Err() != nil {
 			return nil, &HostError{host, fmt.Errorf("%w: could not connect within %v", ErrTimeout, timeout)}
@@ -134,7 +138,7 @@ func dial(ctx context.Context, ks *keySecret, host string, signers []ssh.Signer,
 		}
 		return nil, &HostError{host, fmt.Errorf("SSH handshake failed: %v", cleanErr(err))}
 	}
-	return &conn{host: host, client: ssh.NewClient(sc, chans, reqs), cmdTimeout: cmdTimeout}, nil
+	return &conn{host: host, client: ssh.NewClient(sc, chans, reqs), cmdTimeout: r.cmdTimeout()}, nil
 }
 
 // describeHostKeyError turns a knownhosts error into one that says what to

@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/rotationkit/rotation"
@@ -41,6 +42,9 @@ type Rotator struct {
 	CommandTimeout time.Duration
 	// Parallel is how many hosts are handled at once; default 8.
 	Parallel int
+
+	// dialContext, if set, replaces net.Dialer.DialContext (tests).
+	dialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 var (
@@ -220,7 +224,7 @@ func (r *Rotator) Finish(ctx context.Context, req *rotation.FinishRequest) (*rot
 	}
 	prefix := managedPrefix(req.SecretARN)
 	errs := forEach(cur.hosts, r.parallel(), func(h string) string { return h }, func(host string) error {
-		c, err := dial(ctx, cur, host, uniqueSigners(signers), r.dialTimeout(), r.cmdTimeout())
+		c, err := r.dial(ctx, cur, host, uniqueSigners(signers))
 		if err != nil {
 			return err
 		}
@@ -244,7 +248,7 @@ func (r *Rotator) Finish(ctx context.Context, req *rotation.FinishRequest) (*rot
 func (r *Rotator) connectAll(ctx context.Context, ks *keySecret, hosts []string, signers []ssh.Signer) ([]*conn, HostErrors) {
 	conns := make([]*conn, len(hosts))
 	errs := forEach(indexes(len(hosts)), r.parallel(), func(i int) string { return hosts[i] }, func(i int) error {
-		c, err := dial(ctx, ks, hosts[i], uniqueSigners(signers), r.dialTimeout(), r.cmdTimeout())
+		c, err := r.dial(ctx, ks, hosts[i], uniqueSigners(signers))
 		conns[i] = c
 		return err
 	})

@@ -25,7 +25,7 @@ import (
 
 // testRotator has short timeouts so that failing tests fail fast.
 func testRotator() *Rotator {
-	return &Rotator{DialTimeout: 2 * time.Second, CommandTimeout: 5 * time.Second, Parallel: 4}
+	return &Rotator{DialTimeout: 2 * time.Second, CommandTimeout: 5 * time.Second, Parallel: 4, dialContext: quickDial}
 }
 
 // otherLines are authorized_keys lines the rotator must never remove: a

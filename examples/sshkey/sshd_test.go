@@ -369,8 +369,9 @@ func login(ctx context.Context, s *rotation.Secret, addr string, hostKey ssh.Pub
 	if err != nil {
 		return errors.New("the secret's private key does not parse")
 	}
-	d := net.Dialer{Timeout: 5 * time.Second}
-	raw, err := d.DialContext(ctx, "tcp", addr)
+	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	raw, err := quickDial(dctx, "tcp", addr)
 	if err != nil {
 		return err
 	}
@@ -397,13 +398,17 @@ func login(ctx context.Context, s *rotation.Secret, addr string, hostKey ssh.Pub
 	return nil
 }
 
-// loginAll logs in with s on every host.
+// loginAll logs in with s on every host, in parallel.
 func loginAll(ctx context.Context, s *rotation.Secret, hosts ...*testHost) error {
-	var errs []error
-	for _, h := range hosts {
-		if err := login(ctx, s, h.addr, h.hostKey.PublicKey()); err != nil {
-			errs = append(errs, err)
-		}
+	errs := make([]error, len(hosts))
+	var wg sync.WaitGroup
+	for i, h := range hosts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = login(ctx, s, h.addr, h.hostKey.PublicKey())
+		}()
 	}
+	wg.Wait()
 	return errors.Join(errs...)
 }

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/rotationkit/rotation"
+	"github.com/rotationkit/rotation/examples/internal/dbsecret"
+	"github.com/rotationkit/rotation/strategy"
+)
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestConfigFromEnv(t *testing.T) {
+	c, err := configFromEnv(env(map[string]string{"ROTATION_MODE": "alternating-precreated", "ALTERNATE_USERS": " app_a , app_b ", "PASSWORD_LENGTH": "40", "CONNECT_TIMEOUT": "3s"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.mode != ModeAlternatingPrecreated || c.users != [2]string{"app_a", "app_b"} || c.policy.Length != 40 || c.connectTimeout.Seconds() != 3 {
+		t.Errorf("config = %+v", c)
+	}
+	if c.policy.ExcludeCharacters != dbsecret.PostgreSQLExcludedCharacters {
+		t.Errorf("default exclusions = %q", c.policy.ExcludeCharacters)
+	}
+	c, err = configFromEnv(env(map[string]string{"ROTATION_MODE": "Single"}))
+	if err != nil || c.mode != ModeSingle {
+		t.Errorf("single: %+v, %v", c, err)
+	}
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{}, "ROTATION_MODE is not set"},
+		{map[string]string{"ROTATION_MODE": "double"}, "ROTATION_MODE must be"},
+		{map[string]string{"ROTATION_MODE": "alternating-precreated"}, "ALTERNATE_USERS"},
+		{map[string]string{"ROTATION_MODE": "alternating-precreated", "ALTERNATE_USERS": "a,a"}, "ALTERNATE_USERS"},
+		{map[string]string{"ROTATION_MODE": "alternating-precreated", "ALTERNATE_USERS": "a,b,c"}, "ALTERNATE_USERS"},
+		{map[string]string{"ROTATION_MODE": "single", "ALTERNATE_USERS": "a,b"}, "ALTERNATE_USERS"},
+		{map[string]string{"ROTATION_MODE": "single", "CLONE_SUFFIX": "_b"}, "CLONE_SUFFIX"},
+		{map[string]string{"ROTATION_MODE": "single", "CA_BUNDLE": "/nonexistent/ca.pem"}, "CA_BUNDLE"},
+		{map[string]string{"ROTATION_MODE": "single", "CONNECT_TIMEOUT": "soon"}, "CONNECT_TIMEOUT"},
+		{map[string]string{"ROTATION_MODE": "single", "PASSWORD_LENGTH": "0"}, "PASSWORD_LENGTH"},
+	} {
+		if _, err := configFromEnv(env(tc.env)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("configFromEnv(%v) = %v, want an error naming %s", tc.env, err, tc.want)
+		}
+	}
+}
+
+type noSecrets struct{}
+
+func (noSecrets) GetSecretValue(context.Context, *secretsmanager.GetSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	return nil, errors.New("no secrets here")
+}
+
+// TestCreateValidatesUpFront checks that createSecret refuses a malformed
+// AWSCURRENT value with a message naming the field, and never quotes a
+// value.
+func TestCreateValidatesUpFront(t *testing.T) {
+	for _, mode := range []Mode{ModeSingle, ModeAlternating} {
+		r, err := newRotator(config{mode: mode, policy: dbsecret.PostgreSQL.DefaultPolicy()}, noSecrets{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct{ secret, field string }{
+			{`{"engine":"mysql","host":"h","username":"u","password":"secret-pw-1"}`, `"engine"`},
+			{`{"engine":"postgres","username":"u","password":"secret-pw-1"}`, `"host"`},
+			{`{"engine":"postgres","host":"h","username":"u","password":"secret-pw-1","port":"x"}`, `"port"`},
+			{`{"engine":"postgres","host":"h.cluster-ro-x.rds.amazonaws.com","username":"u","password":"secret-pw-1"}`, `"host"`},
+			{`{"engine":"postgres","host":"h","username":"u","password":"secret-pw-1","ssl":"maybe"}`, `"ssl"`},
+		} {
+			_, err := r.Create(context.Background(), &rotation.CreateRequest{Current: rotation.NewString(tc.secret)})
+			if err == nil || !errors.Is(err, rotation.ErrInvalidSecret) || !strings.Contains(err.Error(), tc.field) {
+				t.Errorf("%s: Create(%s) = %v, want ErrInvalidSecret naming %s", mode, tc.secret, err, tc.field)
+			}
+			if err != nil && strings.Contains(err.Error(), "secret-pw-1") {
+				t.Errorf("error quotes the password: %v", err)
+			}
+		}
+	}
+	// Alternating: the admin secret is required (named by masterarn).
+	r, _ := newRotator(config{mode: ModeAlternating}, noSecrets{})
+	_, err := r.Create(context.Background(), &rotation.CreateRequest{Current: rotation.NewString(`{"engine":"postgres","host":"h","username":"u","password":"p"}`)})
+	if err == nil || !strings.Contains(err.Error(), `"masterarn"`) {
+		t.Errorf("alternating without masterarn: %v", err)
+	}
+	var _ strategy.SecretReader = noSecrets{}
+}
