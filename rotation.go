@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -559,23 +560,61 @@ func (h *Handler) finish(ctx context.Context, e event) (outcome, error) {
 		out = outcomeDone
 	}
 	if f, ok := h.rotator.(Finisher); ok {
-		if _, err := f.Finish(ctx, &FinishRequest{SecretARN: e.secretID, VersionID: e.versionID, values: h.lazy(e)}); err != nil {
+		if out == outcomeDone {
+			v = movedCurrent(v, e.versionID)
+		}
+		if _, err := f.Finish(ctx, &FinishRequest{SecretARN: e.secretID, VersionID: e.versionID, values: h.lazyKnown(e, v)}); err != nil {
 			return "", fmt.Errorf("finish hook: %w", err)
 		}
 	}
 	return out, nil
 }
 
-// lazyValues reads labelled values on first use, once per step.
+// movedCurrent returns v as it is after AWSCURRENT moved to id: the
+// version that held it now holds AWSPREVIOUS.
+func movedCurrent(v Versions, id string) Versions {
+	out := Versions{}
+	for vid, stages := range v {
+		out[vid] = slices.DeleteFunc(slices.Clone(stages), func(s string) bool {
+			return s == string(StageCurrent) || s == string(StagePrevious)
+		})
+	}
+	if old, ok := v.Holder(StageCurrent); ok && old != id {
+		out[old] = append(out[old], string(StagePrevious))
+	} else if prev, ok := v.Holder(StagePrevious); ok {
+		out[prev] = append(out[prev], string(StagePrevious))
+	}
+	out[id] = append(out[id], string(StageCurrent))
+	return out
+}
+
+// lazyValues reads labelled values on first use, once per step. When the
+// step already knows which version holds each label (finishSecret, from
+// DescribeSecret), it reads by version id, so two labels on one version
+// cost one read.
 type lazyValues struct {
-	h      *Handler
-	secret string
-	mu     sync.Mutex
-	cache  map[Stage]*Secret
+	h       *Handler
+	secret  string
+	holders map[Stage]string // nil: unknown, read by stage
+	mu      sync.Mutex
+	cache   map[Stage]*Secret
+	byID    map[string]*Secret
 }
 
 func (h *Handler) lazy(e event) *lazyValues {
-	return &lazyValues{h: h, secret: e.secretID, cache: map[Stage]*Secret{}}
+	return &lazyValues{h: h, secret: e.secretID, cache: map[Stage]*Secret{}, byID: map[string]*Secret{}}
+}
+
+// lazyKnown is lazy with the label holders known.
+func (h *Handler) lazyKnown(e event, v Versions) *lazyValues {
+	l := h.lazy(e)
+	l.holders = map[Stage]string{}
+	for _, st := range []Stage{StageCurrent, StagePending, StagePrevious} {
+		if id, ok := v.Holder(st); ok {
+			l.holders[st] = id
+		}
+	}
+	return l
 }
 
 func (l *lazyValues) get(ctx context.Context, stage Stage) (*Secret, error) {
@@ -587,7 +626,22 @@ func (l *lazyValues) get(ctx context.Context, stage Stage) (*Secret, error) {
 	if s, ok := l.cache[stage]; ok {
 		return s, nil
 	}
-	s, err := l.h.getValue(ctx, l.secret, "", stage)
+	id := ""
+	if l.holders != nil {
+		var known bool
+		if id, known = l.holders[stage]; !known {
+			if stage == StageCurrent {
+				return nil, fmt.Errorf("%w: no version is labelled AWSCURRENT", ErrNoCurrent)
+			}
+			l.cache[stage] = nil
+			return nil, nil
+		}
+		if s, ok := l.byID[id]; ok {
+			l.cache[stage] = s
+			return s, nil
+		}
+	}
+	s, err := l.h.getValue(ctx, l.secret, id, stage)
 	if err != nil {
 		if (stage == StagePrevious || stage == StagePending) && isNotFound(err) {
 			l.cache[stage] = nil
@@ -599,5 +653,6 @@ func (l *lazyValues) get(ctx context.Context, stage Stage) (*Secret, error) {
 		return nil, err
 	}
 	l.cache[stage] = s
+	l.byID[s.VersionID()] = s
 	return s, nil
 }

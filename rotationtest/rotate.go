@@ -76,12 +76,18 @@ type LambdaInvoker struct {
 	Endpoint string
 	// Client is the HTTP client to use; nil means http.DefaultClient.
 	Client *http.Client
+	// FunctionName, if set, is the name invoked whatever the ARN says. The
+	// Runtime Interface Emulator answers only the name "function".
+	FunctionName string
 }
 
-// Invoke posts the event to the function named by functionARN.
+// Invoke posts the event to the function named by functionARN (or
+// FunctionName).
 func (l LambdaInvoker) Invoke(ctx context.Context, functionARN string, ev events.SecretsManagerSecretRotationEvent) error {
 	name := functionARN
-	if i := strings.LastIndex(functionARN, ":function:"); i >= 0 {
+	if l.FunctionName != "" {
+		name = l.FunctionName
+	} else if i := strings.LastIndex(functionARN, ":function:"); i >= 0 {
 		name = functionARN[i+len(":function:"):]
 		if j := strings.IndexByte(name, ':'); j >= 0 {
 			name = name[:j] // drop a version or alias qualifier

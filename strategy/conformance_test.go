@@ -119,9 +119,9 @@ func (tk *twoKeysFixtures) factory(ctx context.Context) (*rotationtest.Fixture, 
 		},
 		Probe:        p.Test,
 		ZeroDowntime: true,
-		// The handler's nine, plus AWSPREVIOUS in Create and the three
-		// values Finish reads.
-		MaxCalls: 12,
+		// The handler's eight, plus AWSPREVIOUS in Create, and in Finish
+		// the new AWSCURRENT (also AWSPENDING: one read) and AWSPREVIOUS.
+		MaxCalls: 11,
 	}, nil
 }
 

@@ -155,7 +155,7 @@ func connectError(err error, sec *dbsecret.Secret, tlsOn bool) error {
 		// ER_SECURE_TRANSPORT_REQUIRED: the secret chose plaintext.
 		return fmt.Errorf("connecting to the server: the server requires TLS but the secret has %q: false: %w", dbsecret.FieldSSL, redact(err, sec.Password))
 	}
-	return fmt.Errorf("connecting to the server as the secret's user: %w", redact(err, sec.Password))
+	return fmt.Errorf("connecting to the server: %w", redact(err, sec.Password))
 }
 
 // redactedError is an error whose text had secrets removed. It does not

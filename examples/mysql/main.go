@@ -166,8 +166,9 @@ func loadSettings(lookup func(string) (string, bool)) (settings, error) {
 // newRotator builds the rotator for s. client reads the admin secret.
 func newRotator(client strategy.SecretReader, s settings) (rotation.Rotator, error) {
 	c := &connector{caFiles: s.caFiles, timeout: s.timeout, params: s.sessionParams}
-	// The admin secret's server is checked by adminSecret, which also
-	// accepts RDS-managed master secrets that hold no host.
+	// The admin secret's server is checked by adminSecret
+	// (dbsecret.ParseAdmin), which also accepts RDS-managed master
+	// secrets that hold no host; the strategy's own match would not.
 	admin := strategy.Admin{Client: client, Field: dbsecret.FieldMasterARN, MatchFields: []string{}}
 	switch s.mode {
 	case modeSingle:

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/rotationkit/rotation"
@@ -260,48 +259,15 @@ func parseSecret(s *rotation.Secret) (*dbsecret.Secret, error) {
 	return sec, nil
 }
 
-// connectionFields are the fields that say where and how to connect.
-var connectionFields = []string{
-	dbsecret.FieldEngine, dbsecret.FieldHost, dbsecret.FieldPort,
-	dbsecret.FieldSSL, dbsecret.FieldSSLMode, dbsecret.FieldSSLRootCert,
-}
-
-// adminSecret parses the admin credential. An admin secret with a "host"
-// must be for the same server as the user's secret (host and port), or
-// strategy.ErrAdminMismatch. One without "host", such as the master-user
-// secret RDS manages itself ({"username", "password"} only), is used
-// with the user's secret's connection fields (engine, host, port, ssl,
-// sslmode, sslrootcert).
+// adminSecret parses the admin credential for the server of the
+// secret being rotated, with dbsecret.ParseAdmin: an admin secret naming
+// another host or port is refused; one holding only username and
+// password (the master-user secret RDS manages) takes the rotated
+// secret's engine, host, port and TLS fields.
 func adminSecret(admin, user *rotation.Secret) (*dbsecret.Secret, error) {
-	if err := admin.Valid(); err != nil {
-		return nil, fmt.Errorf("admin secret: %w", err)
-	}
 	u, err := parseSecret(user)
 	if err != nil {
 		return nil, err
 	}
-	if _, ok, err := admin.Lookup(dbsecret.FieldHost); err != nil {
-		return nil, fmt.Errorf("admin secret: %w", err)
-	} else if !ok {
-		fill := map[string]any{}
-		for _, f := range connectionFields {
-			if admin.Has(f) {
-				continue
-			}
-			if v, ok, err := user.Lookup(f); err == nil && ok {
-				fill[f] = v
-			}
-		}
-		if admin, err = admin.With(fill); err != nil {
-			return nil, fmt.Errorf("admin secret: %w", err)
-		}
-	}
-	a, err := parseSecret(admin)
-	if err != nil {
-		return nil, fmt.Errorf("admin secret: %w", err)
-	}
-	if !strings.EqualFold(a.Host, u.Host) || a.Port != u.Port {
-		return nil, fmt.Errorf("%w: fields %q and %q of the admin secret name another server than the secret being rotated", strategy.ErrAdminMismatch, dbsecret.FieldHost, dbsecret.FieldPort)
-	}
-	return a, nil
+	return dbsecret.ParseAdmin(admin, u, dbsecret.MySQL)
 }

@@ -22,7 +22,7 @@ import (
 )
 
 func main() {
-	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
 	cfg, err := configFromEnv(os.LookupEnv)
 	if err != nil {
 		logger.Error("configuration", "error", err.Error())

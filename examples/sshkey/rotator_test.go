@@ -37,6 +37,7 @@ func otherLines(t testing.TB) string {
 }
 
 func TestConformance(t *testing.T) {
+	t.Parallel()
 	hosts := []*testHost{startHost(t, ""), startHost(t, "")}
 	const name = "conformance/secret" // the name rotationtest.Run gives the secret
 	var initial string                // the authorized_keys content each fixture starts from
@@ -217,6 +218,7 @@ func stepOf(err error) rotation.Step {
 // changed anywhere; the current key keeps working; once the host is back
 // the reattempted rotation succeeds.
 func TestHostDown(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "ssh/host-down", 3, 2)
 	down := e.hosts[1]
 	down.stop()
@@ -268,6 +270,7 @@ func TestHostDown(t *testing.T) {
 // fails the rotation with a host-key error; no host loses a key and
 // AWSCURRENT keeps working.
 func TestHostKeyChanged(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "ssh/host-key", 3, 1)
 	changed := e.hosts[2]
 	changed.newHostKey()
@@ -294,6 +297,7 @@ func TestHostKeyChanged(t *testing.T) {
 // TestPreviousKeyFallback: a host that accepts only the AWSPREVIOUS key
 // (restored from an old backup, say) is still updated.
 func TestPreviousKeyFallback(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "ssh/fallback", 2, 1)
 	if _, err := e.rotate(e.arn); err != nil {
 		t.Fatal(err)
@@ -312,6 +316,7 @@ func TestPreviousKeyFallback(t *testing.T) {
 // TestRotationKeepsTwoKeys: after each rotation exactly AWSCURRENT and
 // AWSPREVIOUS of this secret are installed, and other lines stay.
 func TestRotationKeepsTwoKeys(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "ssh/two-keys", 2, 1)
 	for i := range 3 {
 		if _, err := e.rotate(e.arn); err != nil {
@@ -404,6 +409,7 @@ func hangingServer(t *testing.T) string {
 // fail the rotation with an error that says what is wrong, within the
 // timeout, with no host changed and AWSCURRENT still working.
 func TestHostileInput(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "ssh/hostile", 1, 1)
 	good := e.hosts[0]
 	unknown := startHost(t, otherLines(t)+e.key.line("bootstrap")+"\n")

@@ -48,11 +48,10 @@ type Service struct {
 	now       func() time.Time
 	mux       *http.ServeMux
 
-	mu       sync.Mutex
-	keys     map[string]record // by key id
-	maxEver  int               // the most keys ever active at once
-	refused  int               // mints refused at the limit
-	requests int               // authenticated requests served
+	mu      sync.Mutex
+	keys    map[string]record // by key id
+	maxEver int               // the most keys ever active at once
+	refused int               // mints refused at the limit
 }
 
 type record struct {
@@ -145,13 +144,6 @@ func (s *Service) Refused() int {
 	return s.refused
 }
 
-// Requests returns how many authenticated requests the service served.
-func (s *Service) Requests() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.requests
-}
-
 // ServeHTTP serves the API described in the package documentation.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
@@ -184,9 +176,6 @@ func (s *Service) authenticated(next func(http.ResponseWriter, *http.Request, st
 			writeError(w, http.StatusUnauthorized, "missing or invalid API key")
 			return
 		}
-		s.mu.Lock()
-		s.requests++
-		s.mu.Unlock()
 		next(w, r, id)
 	})
 }

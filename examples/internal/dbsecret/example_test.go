@@ -14,7 +14,7 @@ func ExampleParse() {
 		return
 	}
 	fmt.Println(s.Host, s.Port, s.DBName, s.TLS) // no "ssl": TLS with verification
-	fmt.Println(s)                              // the password is redacted
+	fmt.Println(s)                               // the password is redacted
 
 	_, err = dbsecret.Parse(rotation.NewString(`{"engine":"mysql","host":"db","username":"app","password":"pw"}`), dbsecret.PostgreSQL)
 	fmt.Println(err)

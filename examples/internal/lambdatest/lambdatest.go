@@ -70,7 +70,9 @@ func Start(t testing.TB, pkg string, env ...string) *Function {
 	})
 	waitListening(t, rieAddr, logBuf)
 	return &Function{
-		Invoker: rotationtest.LambdaInvoker{Endpoint: "http://" + rieAddr, Client: &http.Client{Timeout: 60 * time.Second}},
+		// The emulator serves its one function under the name "function"
+		// only, whatever ARN the fake was given.
+		Invoker: rotationtest.LambdaInvoker{Endpoint: "http://" + rieAddr, Client: &http.Client{Timeout: 60 * time.Second}, FunctionName: "function"},
 		Binary:  bin,
 		Log:     logBuf,
 	}
