@@ -26,7 +26,11 @@ type UserService interface {
 	// SetPassword, logged in as req.Admin, sets the password of req.User to
 	// the one in req.Pending, creating req.User with the privileges of
 	// req.Base first if it does not exist. It may be called again after a
-	// failure and must then succeed without duplicating anything.
+	// failure and must then succeed without duplicating anything. It must
+	// set the password last, after grants and any other change: once the
+	// pending value authenticates, Set treats the user as done and will not
+	// call SetPassword again, so a grant that failed before the password was
+	// set would never be retried.
 	SetPassword(ctx context.Context, req *SetPasswordRequest) error
 }
 

@@ -114,7 +114,7 @@ func (sv *service) connect(ctx context.Context, s *dbsecret.Secret) (*pgx.Conn, 
 	}
 	tlsCfg, err := s.TLSConfig(sv.caFiles...)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("TLS for PostgreSQL at %s: %w", u.Host, err)
 	}
 	cfg.TLSConfig = tlsCfg
 	cfg.Fallbacks = nil
@@ -126,7 +126,7 @@ func (sv *service) connect(ctx context.Context, s *dbsecret.Secret) (*pgx.Conn, 
 	if err != nil {
 		mode := "plaintext, as the secret's \"ssl\": false asks"
 		if tlsCfg != nil {
-			mode = "TLS " + string(s.TLS) + " required"
+			mode = "TLS, " + string(s.TLS)
 		}
 		werr := wrap("connecting to PostgreSQL at %s as %q (%s)", err, u.Host, s.Username, mode)
 		if hint := tlsHint(tlsCfg != nil, err); hint != "" {
