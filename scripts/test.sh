@@ -63,6 +63,19 @@ if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
 	fi
 fi
 for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && break; sleep 1; done
+# In CI, make PostgreSQL check passwords over TCP for every role but the
+# postgres superuser, so the rotation tests' logins prove the passwords
+# (a trust rule would let any password in).
+if [ "${CI:-}" = true ] && as_root; then
+	for hba in /etc/postgresql/*/main/pg_hba.conf; do
+		[ -f "$hba" ] || continue
+		if ! grep -q '^# rotation-tests' "$hba"; then
+			log "PostgreSQL: scram-sha-256 for TCP logins in $hba"
+			awk 'BEGIN{done=0} /^host/ && !done {print "# rotation-tests: passwords are checked for every role but postgres"; print "host all postgres 127.0.0.1/32 trust"; print "host all all 127.0.0.1/32 scram-sha-256"; done=1} {print}' "$hba" >"$hba.new" && cat "$hba.new" >"$hba" && rm -f "$hba.new"
+			pg_ctlcluster --skip-systemctl-redirect "$(basename "$(dirname "$(dirname "$hba")")")" main reload || true
+		fi
+	done
+fi
 if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
 	export ROTATION_TEST_POSTGRES="${ROTATION_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}"
 fi

@@ -104,6 +104,9 @@ func (a *AlternatingUsers) suffix() string {
 
 // pair returns the base user and the alternate of user.
 func (a *AlternatingUsers) pair(user string) (base, other string, err error) {
+	if (a.Users[0] == "") != (a.Users[1] == "") {
+		return "", "", errors.New("strategy: AlternatingUsers.Users names only one user; set both, or neither to derive the alternate with Suffix")
+	}
 	if a.Users[0] != "" && a.Users[1] != "" {
 		switch user {
 		case a.Users[0]:

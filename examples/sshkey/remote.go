@@ -109,7 +109,6 @@ func (r *Rotator) dial(ctx context.Context, ks *keySecret, host string, signers 
 		},
 		HostKeyAlgorithms: ks.algos[host],
 		ClientVersion:     "SSH-2.0-rotationkit-sshkey",
-		Timeout:           timeout,
 	}
 	sc, chans, reqs, err := ssh.NewClientConn(raw, host, cfg)
 	if !stop() {

@@ -46,8 +46,10 @@
 // # Stability
 //
 // The API is small on purpose and shared by the postgres and mysql
-// examples: Parse, Secret, Family, TLSMode, Secret.TLSConfig,
-// DefaultCAFiles, Family.DefaultPolicy and PolicyFromEnv.
+// examples: Parse and ParseAdmin, Secret (with TLSConfig), Family (with
+// Engines, DefaultPort and DefaultPolicy), TLSMode, PolicyFromEnv,
+// DefaultCAFiles, ErrNoCABundle, and the Field*, Env* and
+// *ExcludedCharacters constants.
 package dbsecret
 
 import (
