@@ -72,7 +72,7 @@ func TestConformance(t *testing.T) {
 				return loginAll(ctx, s, hosts...)
 			},
 			ZeroDowntime: true,
-			MaxCalls:     12,
+			MaxCalls:     11,
 			Close: func() {
 				// Lines the rotator does not manage survive every rule.
 				for _, h := range hosts {
