@@ -133,6 +133,28 @@ func Rules() []string {
 	return append(out, leakRule+": "+leakReason+" (checked after every rule)")
 }
 
+// SuiteOption changes how Run and Check exercise a rotator.
+type SuiteOption func(*suiteConfig)
+
+type suiteConfig struct {
+	overHTTP bool
+}
+
+func suiteOptions(opts []SuiteOption) suiteConfig {
+	var c suiteConfig
+	for _, o := range opts {
+		o(&c)
+	}
+	return c
+}
+
+// OverHTTP makes the handler under test reach the fake through a real
+// *secretsmanager.Client over loopback HTTP (see Server.Client), instead
+// of calling the fake in memory, so the SDK's serialization and error
+// decoding are part of what is tested. Faults are still injected between
+// the handler and the client.
+func OverHTTP() SuiteOption { return func(c *suiteConfig) { c.overHTTP = true } }
+
 // ruleTimeout bounds each rule, so that a rotator that hangs fails its
 // rule instead of the whole test binary.
 const ruleTimeout = 2 * time.Minute
@@ -149,15 +171,16 @@ const ruleTimeout = 2 * time.Minute
 // global logger, a metrics label); a value that was generated but never
 // stored and then leaked; values shorter than 8 characters, which cannot be
 // told apart from ordinary log text.
-func Run(t *testing.T, factory Factory) {
+func Run(t *testing.T, factory Factory, opts ...SuiteOption) {
 	t.Helper()
+	o := suiteOptions(opts)
 	var mu sync.Mutex
 	var rep Report
 	for _, r := range rules {
 		t.Run(r.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), ruleTimeout)
 			defer cancel()
-			e, err := newEnv(ctx, factory)
+			e, err := newEnv(ctx, factory, o)
 			if err != nil {
 				t.Fatalf("fixture: %v", err)
 			}
@@ -195,12 +218,13 @@ func Run(t *testing.T, factory Factory) {
 // A fixture that cannot be built is reported as an error that is not a
 // *Violation, joined with the violations found so far; the remaining rules
 // are not run. See Run for what the suite cannot catch.
-func Check(ctx context.Context, factory Factory) (Report, error) {
+func Check(ctx context.Context, factory Factory, opts ...SuiteOption) (Report, error) {
+	o := suiteOptions(opts)
 	var errs []error
 	var rep Report
 	for _, r := range rules {
 		rctx, cancel := context.WithTimeout(ctx, ruleTimeout)
-		e, err := newEnv(rctx, factory)
+		e, err := newEnv(rctx, factory, o)
 		if err != nil {
 			cancel()
 			errs = append(errs, fmt.Errorf("rotationtest: fixture for rule %s: %w", r.name, err))
@@ -242,6 +266,7 @@ const functionARN = "arn:aws:lambda:us-east-1:123456789012:function:rotator-unde
 
 // env is one rule's world: a fresh fake, the fixture and its handler.
 type env struct {
+	server *Server // when the suite runs over HTTP
 	fx     *Fixture
 	fake   *Fake
 	client *FaultClient
@@ -274,7 +299,7 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-func newEnv(ctx context.Context, factory Factory) (*env, error) {
+func newEnv(ctx context.Context, factory Factory, o suiteConfig) (*env, error) {
 	fx, err := factory(ctx)
 	if err != nil {
 		return nil, err
@@ -309,7 +334,12 @@ func newEnv(ctx context.Context, factory Factory) (*env, error) {
 		return nil, fmt.Errorf("rotationtest: creating the secret: %w", err)
 	}
 	e.arn = aws.ToString(out.ARN)
-	e.client = NewFaultClient(e.fake)
+	if o.overHTTP {
+		e.server = NewServer(e.fake)
+		e.client = NewFaultClient(e.server.Client())
+	} else {
+		e.client = NewFaultClient(e.fake)
+	}
 	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h, err := fx.NewHandler(gatedClient{next: e.client}, logger)
 	if err != nil {
@@ -336,6 +366,9 @@ func sortedKeys(m map[string]string) []string {
 
 func (e *env) close() {
 	_ = e.fake.Wait(context.Background())
+	if e.server != nil {
+		e.server.Close()
+	}
 	if e.fx.Close != nil {
 		e.fx.Close()
 	}

@@ -602,6 +602,7 @@ func TestConformingRotators(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			t.Run("Run", func(t *testing.T) { rotationtest.Run(t, tt.factory) })
+			t.Run("RunOverHTTP", func(t *testing.T) { rotationtest.Run(t, tt.factory, rotationtest.OverHTTP()) })
 			t.Run("Check", func(t *testing.T) {
 				rep, err := rotationtest.Check(t.Context(), tt.factory)
 				if err != nil {

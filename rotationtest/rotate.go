@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	neturl "net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -84,13 +85,15 @@ type LambdaInvoker struct {
 // Invoke posts the event to the function named by functionARN (or
 // FunctionName).
 func (l LambdaInvoker) Invoke(ctx context.Context, functionARN string, ev events.SecretsManagerSecretRotationEvent) error {
-	name := functionARN
+	name, qualifier := functionARN, ""
 	if l.FunctionName != "" {
 		name = l.FunctionName
 	} else if i := strings.LastIndex(functionARN, ":function:"); i >= 0 {
 		name = functionARN[i+len(":function:"):]
 		if j := strings.IndexByte(name, ':'); j >= 0 {
-			name = name[:j] // drop a version or alias qualifier
+			// A version or alias goes in the Qualifier parameter, as the
+			// Invoke API takes it.
+			name, qualifier = name[:j], name[j+1:]
 		}
 	}
 	if name == "" {
@@ -100,7 +103,10 @@ func (l LambdaInvoker) Invoke(ctx context.Context, functionARN string, ev events
 	if err != nil {
 		return err
 	}
-	url := strings.TrimRight(l.Endpoint, "/") + "/2015-03-31/functions/" + name + "/invocations"
+	url := strings.TrimRight(l.Endpoint, "/") + "/2015-03-31/functions/" + neturl.PathEscape(name) + "/invocations"
+	if qualifier != "" {
+		url += "?Qualifier=" + neturl.QueryEscape(qualifier)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return err

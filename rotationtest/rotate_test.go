@@ -1185,6 +1185,7 @@ func TestLambdaInvoker(t *testing.T) {
 		header    string
 		body      string
 		wantPath  string
+		wantQuery string
 		wantErr   bool
 		wantFnErr *rotationtest.FunctionError
 	}{
@@ -1194,11 +1195,11 @@ func TestLambdaInvoker(t *testing.T) {
 		},
 		{
 			name: "qualified ARN", arn: "arn:aws:lambda:us-east-1:123456789012:function:rotator:live",
-			status: 200, body: "null", wantPath: "/2015-03-31/functions/rotator/invocations",
+			status: 200, body: "null", wantPath: "/2015-03-31/functions/rotator/invocations", wantQuery: "Qualifier=live",
 		},
 		{
 			name: "version-qualified ARN", arn: "arn:aws:lambda:us-east-1:123456789012:function:rotator:7",
-			status: 200, body: "null", wantPath: "/2015-03-31/functions/rotator/invocations",
+			status: 200, body: "null", wantPath: "/2015-03-31/functions/rotator/invocations", wantQuery: "Qualifier=7",
 		},
 		{
 			name: "plain name", arn: "function",
@@ -1228,11 +1229,11 @@ func TestLambdaInvoker(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var (
-				gotPath, gotMethod string
-				gotBody            []byte
+				gotPath, gotMethod, gotQuery string
+				gotBody                      []byte
 			)
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				gotPath, gotMethod = r.URL.Path, r.Method
+				gotPath, gotMethod, gotQuery = r.URL.Path, r.Method, r.URL.RawQuery
 				gotBody, _ = io.ReadAll(r.Body)
 				if tt.header != "" {
 					w.Header().Set("X-Amz-Function-Error", tt.header)
@@ -1254,8 +1255,8 @@ func TestLambdaInvoker(t *testing.T) {
 					t.Errorf("FunctionError (-want +got):\n%s", diff)
 				}
 			}
-			if gotMethod != http.MethodPost || gotPath != tt.wantPath {
-				t.Errorf("request %s %s, want POST %s", gotMethod, gotPath, tt.wantPath)
+			if gotMethod != http.MethodPost || gotPath != tt.wantPath || gotQuery != tt.wantQuery {
+				t.Errorf("request %s %s?%s, want POST %s?%s", gotMethod, gotPath, gotQuery, tt.wantPath, tt.wantQuery)
 			}
 			want := `{"Step":"createSecret","SecretId":"arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf","ClientRequestToken":"` + v2 + `","RotationToken":"11111111-2222-3333-4444-555555555555"}`
 			if diff := cmp.Diff(want, string(gotBody)); diff != "" {

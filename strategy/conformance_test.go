@@ -141,6 +141,20 @@ func TestConformanceAlternatingUsersPreCreated(t *testing.T) {
 	rotationtest.Run(t, alternatingFactory(true))
 }
 
+// TestConformanceOverHTTP runs each strategy through the suite with the
+// handler on a real SDK client over loopback HTTP.
+func TestConformanceOverHTTP(t *testing.T) {
+	var tk twoKeysFixtures
+	for name, factory := range map[string]rotationtest.Factory{
+		"single-user":       singleUserFactory(false),
+		"single-user-admin": singleUserFactory(true),
+		"alternating-users": alternatingFactory(false),
+		"two-keys":          tk.factory,
+	} {
+		t.Run(name, func(t *testing.T) { rotationtest.Run(t, factory, rotationtest.OverHTTP()) })
+	}
+}
+
 func TestConformanceTwoKeys(t *testing.T) {
 	var tk twoKeysFixtures
 	rotationtest.Run(t, tk.factory)
