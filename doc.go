@@ -49,6 +49,17 @@
 // contract of each. The strategy package provides ready-made Rotators for
 // single-user, alternating-users and two-key rotation.
 //
+// # When a rotation fails
+//
+// A failing step leaves the new version labelled AWSPENDING (with or
+// without a stored value) and RotateSecret then refuses to start another
+// rotation ("A previous rotation isn't complete"); the service reattempts
+// the same version in the next rotation window, and every step of the
+// Handler is safe to run again. The returned *StepError names the step,
+// and Diagnose reports where the rotation stands and the command that
+// abandons it (removing AWSPENDING from the unfinished version) when the
+// cause cannot be fixed. The Handler itself never removes AWSPENDING.
+//
 // # Secrets never leak
 //
 // A Secret formats as its version and labels only: fmt, slog and

@@ -166,3 +166,32 @@ func ExampleSecret() {
 	// level=INFO msg=rotating secret.version="" secret.stages=[] secret.value=[REDACTED]
 	// username: app
 }
+
+func ExampleDiagnose() {
+	ctx := context.Background()
+	fake := rotationtest.New(rotationtest.Options{
+		RotationAttempts: 1,
+		Invoker: rotationtest.InvokerFunc(func(context.Context, string, events.SecretsManagerSecretRotationEvent) error {
+			return errors.New("the database is unreachable")
+		}),
+	})
+	_, _ = fake.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+		Name: aws.String("app/db"), SecretString: aws.String(`{"password":"initial"}`),
+	})
+	_, err := fake.Rotate(ctx, &secretsmanager.RotateSecretInput{
+		SecretId:           aws.String("app/db"),
+		ClientRequestToken: aws.String("22222222-2222-4222-8222-222222222222"),
+		RotationLambdaARN:  aws.String("arn:aws:lambda:us-east-1:123456789012:function:rotate"),
+	})
+	fmt.Println("rotation failed:", err != nil)
+
+	d, err := rotation.Diagnose(ctx, fake, "app/db")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("incomplete:", d.Incomplete(), "pending:", d.Pending, "value stored:", d.PendingHasValue)
+	// Output:
+	// rotation failed: true
+	// incomplete: true pending: 22222222-2222-4222-8222-222222222222 value stored: false
+}
