@@ -184,6 +184,16 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock used to time steps. Nil means time.Now.
 	Now func() time.Time
+
+	// TestAttempts is how many times testSecret tries the pending value
+	// before it fails, for services where a change takes time to reach
+	// replicas or proxies. Default 1: no retry.
+	TestAttempts int
+	// TestBackoff is the wait before the second test attempt, doubled for
+	// each one after. Default 1 s. The whole step stays within the
+	// invocation's context, so keep attempts × backoff under the Lambda
+	// timeout.
+	TestBackoff time.Duration
 }
 
 // Handler runs rotation steps for Secrets Manager: it owns the event
@@ -192,10 +202,12 @@ type Options struct {
 // give its Handle method to lambda.Start. It holds no per-invocation state
 // and is safe for concurrent use.
 type Handler struct {
-	client  Client
-	rotator Rotator
-	logger  *slog.Logger
-	now     func() time.Time
+	client       Client
+	rotator      Rotator
+	logger       *slog.Logger
+	now          func() time.Time
+	testAttempts int
+	testBackoff  time.Duration
 }
 
 // New returns a Handler that rotates with r, talking to Secrets Manager
@@ -217,7 +229,13 @@ func New(client Client, r Rotator, optFns ...func(*Options)) (*Handler, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Handler{client: client, rotator: r, logger: o.Logger, now: o.Now}, nil
+	if o.TestAttempts < 1 {
+		o.TestAttempts = 1
+	}
+	if o.TestBackoff <= 0 {
+		o.TestBackoff = time.Second
+	}
+	return &Handler{client: client, rotator: r, logger: o.Logger, now: o.Now, testAttempts: o.TestAttempts, testBackoff: o.TestBackoff}, nil
 }
 
 // event is a validated rotation event.
@@ -530,10 +548,30 @@ func (h *Handler) test(ctx context.Context, e event) (outcome, error) {
 		return outcomeNoop, nil
 	}
 	req := &TestRequest{SecretARN: e.secretID, VersionID: e.versionID, Pending: p, values: h.lazy(e)}
-	if _, err := h.rotator.Test(ctx, req); err != nil {
-		return "", fmt.Errorf("%w: %w", ErrTestFailed, err)
+	wait := h.testBackoff
+	for attempt := 1; ; attempt++ {
+		_, err := h.rotator.Test(ctx, req)
+		if err == nil {
+			return outcomeDone, nil
+		}
+		if attempt >= h.testAttempts {
+			if attempt > 1 {
+				return "", fmt.Errorf("%w after %d attempts: %w", ErrTestFailed, attempt, err)
+			}
+			return "", fmt.Errorf("%w: %w", ErrTestFailed, err)
+		}
+		h.logger.LogAttrs(ctx, slog.LevelInfo, "rotation test attempt failed; retrying",
+			slog.String("secret", e.secretID), slog.String("version", e.versionID),
+			slog.Int("attempt", attempt), slog.Duration("wait", wait))
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return "", fmt.Errorf("%w: %w (gave up waiting to retry: %w)", ErrTestFailed, err, ctx.Err())
+		}
+		wait *= 2
 	}
-	return outcomeDone, nil
 }
 
 // finish moves AWSCURRENT to the event's version, taking it from the

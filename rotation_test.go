@@ -1486,3 +1486,68 @@ func TestHandlerNeverLogsSecrets(t *testing.T) {
 		}
 	}
 }
+
+// flakyTester fails its first n tests, like a replica that has not yet
+// received a password change.
+type flakyTester struct {
+	passwordRotator
+	mu    sync.Mutex
+	fails int
+	calls int
+}
+
+func (f *flakyTester) Test(ctx context.Context, req *rotation.TestRequest) (*rotation.TestResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	if f.calls <= f.fails {
+		return nil, errors.New("replica has not caught up")
+	}
+	return &rotation.TestResponse{}, nil
+}
+
+func TestTestAttempts(t *testing.T) {
+	for _, tt := range []struct {
+		name            string
+		fails, attempts int
+		wantErr         bool
+		wantCalls       int
+	}{
+		{"no retry by default", 1, 0, true, 1},
+		{"retried until it passes", 2, 3, false, 3},
+		{"gives up after the attempts", 5, 3, true, 3},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			r := &flakyTester{fails: tt.fails}
+			var h *rotation.Handler
+			fake := rotationtest.New(rotationtest.Options{RotationAttempts: 1, Invoker: rotationtest.InvokerFunc(
+				func(ctx context.Context, _ string, ev events.SecretsManagerSecretRotationEvent) error {
+					return h.Handle(ctx, ev)
+				})})
+			var err error
+			h, err = rotation.New(fake, r, func(o *rotation.Options) {
+				o.TestAttempts = tt.attempts
+				o.TestBackoff = time.Millisecond
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := fake.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("s"), SecretString: aws.String(`{"password":"initial-password"}`)}); err != nil {
+				t.Fatal(err)
+			}
+			_, err = fake.Rotate(ctx, &secretsmanager.RotateSecretInput{SecretId: aws.String("s"), RotationLambdaARN: aws.String("arn:aws:lambda:us-east-1:123456789012:function:f")})
+			if (err != nil) != tt.wantErr {
+				t.Errorf("rotation error = %v, want error: %v", err, tt.wantErr)
+			}
+			if tt.wantErr && !errors.Is(err, rotation.ErrTestFailed) {
+				t.Errorf("rotation error = %v, want one wrapping ErrTestFailed", err)
+			}
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			if r.calls != tt.wantCalls {
+				t.Errorf("Test called %d times, want %d", r.calls, tt.wantCalls)
+			}
+		})
+	}
+}
