@@ -59,7 +59,12 @@ func main() {
 		logger.Error("loading the AWS configuration", slog.String("error", err.Error()))
 		os.Exit(1)
 	}
-	h, err := newHandler(secretsmanager.NewFromConfig(cfg), s, logger)
+	retry, err := dbsecret.TestRetryFromEnv(os.LookupEnv)
+	if err != nil {
+		logger.Error("invalid configuration", slog.String("error", err.Error()))
+		os.Exit(1)
+	}
+	h, err := newHandler(secretsmanager.NewFromConfig(cfg), s, logger, retry)
 	if err != nil {
 		logger.Error("building the rotation handler", slog.String("error", err.Error()))
 		os.Exit(1)
@@ -196,10 +201,10 @@ func newRotator(client strategy.SecretReader, s settings) (rotation.Rotator, err
 }
 
 // newHandler builds the rotation handler main gives lambda.Start.
-func newHandler(client rotation.Client, s settings, logger *slog.Logger) (*rotation.Handler, error) {
+func newHandler(client rotation.Client, s settings, logger *slog.Logger, opts ...func(*rotation.Options)) (*rotation.Handler, error) {
 	r, err := newRotator(client, s)
 	if err != nil {
 		return nil, err
 	}
-	return rotation.New(client, r, func(o *rotation.Options) { o.Logger = logger })
+	return rotation.New(client, r, append([]func(*rotation.Options){func(o *rotation.Options) { o.Logger = logger }}, opts...)...)
 }

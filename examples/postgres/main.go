@@ -19,6 +19,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/rotationkit/rotation"
+	"github.com/rotationkit/rotation/examples/internal/dbsecret"
 )
 
 func main() {
@@ -39,7 +40,12 @@ func main() {
 		logger.Error("configuration", "error", err.Error())
 		os.Exit(1)
 	}
-	h, err := rotation.New(sm, r, func(o *rotation.Options) { o.Logger = logger })
+	retry, err := dbsecret.TestRetryFromEnv(os.LookupEnv)
+	if err != nil {
+		logger.Error("configuration", "error", err.Error())
+		os.Exit(1)
+	}
+	h, err := rotation.New(sm, r, func(o *rotation.Options) { o.Logger = logger }, retry)
 	if err != nil {
 		logger.Error("configuration", "error", err.Error())
 		os.Exit(1)
