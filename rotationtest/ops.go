@@ -57,6 +57,16 @@ func (f *Fake) live(id *string) (*Secret, error) {
 	return s, nil
 }
 
+// requestToken returns the request's ClientRequestToken, checked, or a new
+// UUID when it has none, as the SDK fills one in.
+func requestToken(p *string) (string, error) {
+	tok := aws.ToString(p)
+	if tok == "" {
+		return newUUID(), nil
+	}
+	return tok, checkToken(tok)
+}
+
 func checkToken(tok string) error {
 	if n := len(tok); n < 32 || n > 64 {
 		return errValidation("1 validation error detected: Value at 'clientRequestToken' failed to satisfy constraint: Member must have length between 32 and 64")
@@ -198,10 +208,8 @@ func (f *Fake) CreateSecret(ctx context.Context, in *secretsmanager.CreateSecret
 	if err := checkValue(in.SecretString, in.SecretBinary, false); err != nil {
 		return nil, err
 	}
-	token := aws.ToString(in.ClientRequestToken)
-	if token == "" {
-		token = newUUID()
-	} else if err := checkToken(token); err != nil {
+	token, err := requestToken(in.ClientRequestToken)
+	if err != nil {
 		return nil, err
 	}
 	for _, s := range f.secrets {
@@ -364,10 +372,8 @@ func (f *Fake) PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretV
 	if err != nil {
 		return nil, err
 	}
-	token := aws.ToString(in.ClientRequestToken)
-	if token == "" {
-		token = newUUID()
-	} else if err := checkToken(token); err != nil {
+	token, err := requestToken(in.ClientRequestToken)
+	if err != nil {
 		return nil, err
 	}
 	if err := checkValue(in.SecretString, in.SecretBinary, true); err != nil {
@@ -405,10 +411,8 @@ func (f *Fake) UpdateSecret(ctx context.Context, in *secretsmanager.UpdateSecret
 	if err := checkValue(in.SecretString, in.SecretBinary, false); err != nil {
 		return nil, err
 	}
-	token := aws.ToString(in.ClientRequestToken)
-	if token == "" {
-		token = newUUID()
-	} else if err := checkToken(token); err != nil {
+	token, err := requestToken(in.ClientRequestToken)
+	if err != nil {
 		return nil, err
 	}
 	out := &secretsmanager.UpdateSecretOutput{ARN: aws.String(s.ARN), Name: aws.String(s.Name)}

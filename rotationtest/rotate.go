@@ -293,10 +293,8 @@ func (f *Fake) RotateSecret(ctx context.Context, in *secretsmanager.RotateSecret
 	if err != nil {
 		return nil, err
 	}
-	token := aws.ToString(in.ClientRequestToken)
-	if token == "" {
-		token = newUUID()
-	} else if err := checkToken(token); err != nil {
+	token, err := requestToken(in.ClientRequestToken)
+	if err != nil {
 		return nil, err
 	}
 	var rules *RotationRules
