@@ -1549,6 +1549,7 @@ func TestWireAWSCLI(t *testing.T) {
 	}
 	for _, bin := range bins {
 		t.Run(strings.ReplaceAll(bin, "/", "_"), func(t *testing.T) {
+			t.Parallel() // each CLI start costs a second or more
 			w := newWire(t, rotationtest.Options{})
 			env := wireToolEnv(t)
 			cli := func(args ...string) (map[string]any, string, error) {
