@@ -211,13 +211,20 @@ type Handler struct {
 }
 
 // New returns a Handler that rotates with r, talking to Secrets Manager
-// through client.
+// through client. If r has a Validate() error method (the strategy types
+// do), New calls it, so a configuration that cannot work fails in main,
+// at cold start, rather than at the first rotation.
 func New(client Client, r Rotator, optFns ...func(*Options)) (*Handler, error) {
 	if client == nil {
 		return nil, errors.New("rotation.New: client is nil")
 	}
 	if r == nil {
 		return nil, errors.New("rotation.New: rotator is nil")
+	}
+	if v, ok := r.(interface{ Validate() error }); ok {
+		if err := v.Validate(); err != nil {
+			return nil, fmt.Errorf("rotation.New: %w", err)
+		}
 	}
 	var o Options
 	for _, fn := range optFns {

@@ -81,6 +81,22 @@ type AlternatingUsers struct {
 
 var _ rotation.Rotator = (*AlternatingUsers)(nil)
 
+// Validate reports a configuration that cannot work, naming the field.
+// rotation.New calls it.
+func (a *AlternatingUsers) Validate() error {
+	switch {
+	case a.Service == nil:
+		return errors.New("strategy: AlternatingUsers.Service is nil")
+	case a.Admin.Client == nil:
+		return errors.New("strategy: AlternatingUsers.Admin.Client is nil")
+	case (a.Users[0] == "") != (a.Users[1] == ""):
+		return errors.New("strategy: AlternatingUsers.Users names only one user; set both, or neither to derive the alternate with Suffix")
+	case a.Users[0] != "" && a.Users[0] == a.Users[1]:
+		return errors.New("strategy: AlternatingUsers.Users names the same user twice")
+	}
+	return a.Policy.Validate()
+}
+
 func (a *AlternatingUsers) userField() string {
 	if a.UsernameField == "" {
 		return "username"
@@ -204,22 +220,8 @@ func (a *AlternatingUsers) check(cur, pending *rotation.Secret) (base, user stri
 	if user != other && !(user == curUser && pending.Equal(cur)) {
 		return "", "", fmt.Errorf("%w: field %q of the pending value is not the current user's alternate", ErrUserMismatch, a.userField())
 	}
-	match := a.MatchFields
-	if match == nil {
-		match = []string{"host", "port", "dbname"}
-	}
-	for _, f := range match {
-		c, cok, err := cur.Lookup(f)
-		if err != nil {
-			return "", "", err
-		}
-		p, pok, err := pending.Lookup(f)
-		if err != nil {
-			return "", "", err
-		}
-		if cok != pok || c != p {
-			return "", "", fmt.Errorf("%w: field %q differs between the current and pending values", ErrUserMismatch, f)
-		}
+	if err := matchFields(cur, pending, a.MatchFields); err != nil {
+		return "", "", err
 	}
 	return base, user, nil
 }
@@ -230,4 +232,26 @@ func (a *AlternatingUsers) Test(ctx context.Context, req *rotation.TestRequest) 
 		return nil, err
 	}
 	return &rotation.TestResponse{}, nil
+}
+
+// matchFields checks that the fields (default host, port, dbname) are equal
+// in the current and pending values.
+func matchFields(cur, pending *rotation.Secret, fields []string) error {
+	if fields == nil {
+		fields = []string{"host", "port", "dbname"}
+	}
+	for _, f := range fields {
+		c, cok, err := cur.Lookup(f)
+		if err != nil {
+			return err
+		}
+		p, pok, err := pending.Lookup(f)
+		if err != nil {
+			return err
+		}
+		if cok != pok || c != p {
+			return fmt.Errorf("%w: field %q differs between the current and pending values", ErrUserMismatch, f)
+		}
+	}
+	return nil
 }

@@ -40,6 +40,7 @@ func singleUserFactory(withAdmin bool) rotationtest.Factory {
 				s := &strategy.SingleUser{Service: db}
 				if withAdmin {
 					s.Admin = &strategy.Admin{Client: c}
+					s.AllowedUsers = []string{"app"}
 				}
 				return newHandler(c, l, s)
 			},

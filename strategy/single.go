@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/rotationkit/rotation"
 )
@@ -65,7 +66,35 @@ type SingleUser struct {
 
 	// Admin, if set, makes the change with an admin credential read from
 	// another secret (see Admin) instead of the user's own old password.
+	// It requires AllowedUsers.
 	Admin *Admin
+
+	// AllowedUsers lists the users whose password the admin credential may
+	// change. It is required with Admin: the user name comes from the
+	// rotated secret, so without a list anyone who can write that secret
+	// could have the admin reset any account's password (the admin's own
+	// included) and read the result. The admin secret's own user is always
+	// refused.
+	AllowedUsers []string
+
+	// MatchFields must be equal in the current and pending values (the
+	// same host and resource); default ["host", "port", "dbname"]. A field
+	// absent from both is ignored.
+	MatchFields []string
+}
+
+// Validate reports a configuration that cannot work, naming the field.
+// rotation.New calls it.
+func (s *SingleUser) Validate() error {
+	switch {
+	case s.Service == nil:
+		return errors.New("strategy: SingleUser.Service is nil")
+	case s.Admin != nil && len(s.AllowedUsers) == 0:
+		return errors.New("strategy: SingleUser.Admin is set but AllowedUsers is empty; list the users the admin may change")
+	case s.Admin != nil && s.Admin.Client == nil:
+		return errors.New("strategy: SingleUser.Admin.Client is nil")
+	}
+	return s.Policy.Validate()
 }
 
 var _ rotation.Rotator = (*SingleUser)(nil)
@@ -121,6 +150,9 @@ func (s *SingleUser) Set(ctx context.Context, req *rotation.SetRequest) (*rotati
 			return nil, fmt.Errorf("%w: field %q of the pending value names another user than the current value", ErrUserMismatch, uf)
 		}
 	}
+	if err := matchFields(cur, req.Pending, s.MatchFields); err != nil {
+		return nil, err
+	}
 	if err := s.Service.Test(ctx, cur); err == nil {
 		old = cur
 	} else {
@@ -138,9 +170,19 @@ func (s *SingleUser) Set(ctx context.Context, req *rotation.SetRequest) (*rotati
 		}
 	}
 	if s.Admin != nil {
+		user, err := req.Pending.Get(uf)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(s.AllowedUsers, user) {
+			return nil, fmt.Errorf("%w: field %q names a user that is not in AllowedUsers; the admin credential changes only the users listed there", ErrUserMismatch, uf)
+		}
 		admin, err := s.Admin.Fetch(ctx, req.Pending)
 		if err != nil {
 			return nil, err
+		}
+		if au, _, _ := admin.Lookup(uf); au == user {
+			return nil, fmt.Errorf("%w: field %q names the admin secret's own user; the admin credential is never rotated through another secret", ErrUserMismatch, uf)
 		}
 		if err := s.Service.Change(ctx, &ChangeRequest{Login: admin, Old: old, New: req.Pending, Admin: true}); err != nil {
 			return nil, fmt.Errorf("change password as admin: %w", err)

@@ -180,6 +180,7 @@ func TestSingleUserSet(t *testing.T) {
 				s := &strategy.SingleUser{Service: rec}
 				if tt.admin {
 					s.Admin = &strategy.Admin{Client: c}
+					s.AllowedUsers = []string{"app"}
 				}
 				return s
 			}, versions...)

@@ -19,7 +19,11 @@ type KeyProvider interface {
 	// the key id field (TwoKeys.IDField).
 	Mint(ctx context.Context, current *rotation.Secret) (map[string]any, error)
 
-	// List returns every active credential, authenticating with current.
+	// List returns the active credentials that belong to this secret,
+	// authenticating with current. It must NOT return credentials of other
+	// applications or other secrets on the same account: TwoKeys revokes
+	// every listed credential that the secret's versions do not hold. Scope
+	// it by a name or tag the provider records at Mint.
 	List(ctx context.Context, current *rotation.Secret) ([]Key, error)
 
 	// Revoke deactivates credential id. Revoking one that no longer exists
@@ -79,6 +83,18 @@ var (
 	_ rotation.Finisher  = (*TwoKeys)(nil)
 	_ rotation.Discarder = (*TwoKeys)(nil)
 )
+
+// Validate reports a configuration that cannot work, naming the field.
+// rotation.New calls it.
+func (k *TwoKeys) Validate() error {
+	switch {
+	case k.Provider == nil:
+		return errors.New("strategy: TwoKeys.Provider is nil")
+	case k.MaxActive == 1 || k.MaxActive < 0:
+		return errors.New("strategy: TwoKeys.MaxActive must be at least 2 (AWSCURRENT and the new credential); 0 means 2")
+	}
+	return nil
+}
 
 func (k *TwoKeys) orphanAge() time.Duration {
 	if k.OrphanAge <= 0 {
