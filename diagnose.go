@@ -29,21 +29,25 @@ type Diagnosis struct {
 // complete") and the service reattempts this one.
 func (d *Diagnosis) Incomplete() bool { return d.Pending != "" }
 
-// Advice says, in a sentence or two, what the state means and how to
-// recover from it.
+// Advice says, in a few sentences, what the state means and how to
+// recover from it. It never contains a secret value.
 func (d *Diagnosis) Advice() string {
 	var b strings.Builder
 	switch {
 	case !d.Incomplete():
 		b.WriteString("No rotation is in progress.")
 	case !d.PendingHasValue:
-		fmt.Fprintf(&b, "A rotation to version %s is incomplete and createSecret never stored its value (the function failed or was not invoked at createSecret). ", d.Pending)
+		fmt.Fprintf(&b, "A rotation to version %s is incomplete and createSecret never stored its value (the function failed or was not invoked at createSecret), so the target service was not changed. "+
+			"RotateSecret refuses to start another rotation until it completes; Secrets Manager reattempts it, with the same version, in the next rotation window. "+
+			"Fix the cause (the function's log names the failing step) and wait for the window, or abandon the rotation safely by removing the label, then call RotateSecret: "+
+			"aws secretsmanager update-secret-version-stage --secret-id %s --version-stage AWSPENDING --remove-from-version-id %s", d.Pending, d.SecretARN, d.Pending)
 	default:
-		fmt.Fprintf(&b, "A rotation to version %s is incomplete: its value is stored but it was never made AWSCURRENT (setSecret, testSecret or finishSecret failed). The target may already accept the new value; AWSCURRENT still holds the old one. ", d.Pending)
-	}
-	if d.Incomplete() {
-		b.WriteString("Until it completes RotateSecret refuses to start another rotation; Secrets Manager reattempts this one, with the same version, in the next rotation window. Fix the cause (the function's log names the failing step) and wait for the window, or abandon the rotation by removing the label and then call RotateSecret: ")
-		fmt.Fprintf(&b, "aws secretsmanager update-secret-version-stage --secret-id %s --version-stage AWSPENDING --remove-from-version-id %s", d.SecretARN, d.Pending)
+		fmt.Fprintf(&b, "A rotation to version %s is incomplete: its value is stored but it was never made AWSCURRENT (setSecret, testSecret or finishSecret failed). "+
+			"With single-user rotation the target may already accept only the new value, so clients using AWSCURRENT may be failing now: do NOT abandon the rotation by removing AWSPENDING, or the working value is lost. "+
+			"Fix the cause (the function's log names the failing step) and let Secrets Manager reattempt it in the next rotation window; or, once you have checked that the pending value authenticates, complete it by hand: "+
+			"aws secretsmanager update-secret-version-stage --secret-id %s --version-stage AWSCURRENT --move-to-version-id %s --remove-from-version-id %s. "+
+			"Removing AWSPENDING (update-secret-version-stage --version-stage AWSPENDING --remove-from-version-id %s) is safe only for alternating-users and two-key rotation, where AWSCURRENT was never changed.",
+			d.Pending, d.SecretARN, d.Pending, d.Current, d.Pending)
 	}
 	if !d.RotationEnabled {
 		b.WriteString(" Rotation is not enabled for this secret.")
@@ -51,11 +55,18 @@ func (d *Diagnosis) Advice() string {
 	return b.String()
 }
 
+// DiagnoseClient is the part of the Secrets Manager API Diagnose uses;
+// Client and *secretsmanager.Client satisfy it.
+type DiagnoseClient interface {
+	DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error)
+	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+}
+
 // Diagnose reads a secret's labels and reports where its rotation stands:
 // whether a rotation is incomplete, whether its pending value was stored,
 // and how to recover. It makes one DescribeSecret call, and one
 // GetSecretValue call when a rotation is incomplete.
-func Diagnose(ctx context.Context, c Client, secretID string) (*Diagnosis, error) {
+func Diagnose(ctx context.Context, c DiagnoseClient, secretID string) (*Diagnosis, error) {
 	out, err := c.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(secretID)})
 	if err != nil {
 		return nil, fmt.Errorf("DescribeSecret: %w", err)

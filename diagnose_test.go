@@ -82,7 +82,8 @@ func TestDiagnose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !d.Incomplete() || !d.PendingHasValue || !strings.Contains(d.Advice(), "never made AWSCURRENT") {
+	if a := d.Advice(); !d.Incomplete() || !d.PendingHasValue || !strings.Contains(a, "never made AWSCURRENT") ||
+		!strings.Contains(a, "do NOT abandon") || !strings.Contains(a, "--version-stage AWSCURRENT --move-to-version-id "+tok1) {
 		t.Errorf("after a failed testSecret: %+v, advice %q", d, d.Advice())
 	}
 

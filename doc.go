@@ -23,9 +23,9 @@
 // # What the Handler does
 //
 // A Handler validates the event (unknown steps and empty fields are
-// rejected before any API call), checks that rotation is enabled and that
-// the event's version is staged, and treats a version that is already
-// AWSCURRENT as done, for every step. In createSecret it reuses a pending
+// rejected before any API call), checks that the event's version is staged
+// (and, in createSecret and finishSecret, that rotation is enabled), and
+// treats a version that is already AWSCURRENT as done, for every step. In createSecret it reuses a pending
 // value that is already stored (never regenerating it) and passes the
 // RotationToken to PutSecretValue, which assumed-role and cross-account
 // rotation require. In finishSecret it moves AWSCURRENT from the version
@@ -56,9 +56,11 @@
 // rotation ("A previous rotation isn't complete"); the service reattempts
 // the same version in the next rotation window, and every step of the
 // Handler is safe to run again. The returned *StepError names the step,
-// and Diagnose reports where the rotation stands and the command that
-// abandons it (removing AWSPENDING from the unfinished version) when the
-// cause cannot be fixed. The Handler itself never removes AWSPENDING.
+// and Diagnose reports where the rotation stands and how to recover:
+// abandoning it (removing AWSPENDING) is safe when no pending value was
+// stored, but not once a single-user rotation may have changed the
+// target, where the rotation must be completed instead. The Handler itself
+// never removes AWSPENDING.
 //
 // # Secrets never leak
 //

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -70,12 +71,14 @@ type Finisher interface {
 
 // Discarder is implemented by a Rotator whose Create has effects outside
 // Secrets Manager, such as minting a credential at a provider. When a
-// value Create returned is certainly not stored (another invocation's
-// value is stored under the version, or the service refused the write), the
+// value Create returned is certainly not stored, the
 // Handler calls Discard so the Rotator can undo those effects (revoke the
-// minted credential) instead of leaving an orphan. It is not called when
-// the outcome is unknown (a timeout or server fault on both the write and
-// its retry), since the value may still land. It must be idempotent.
+// minted credential) instead of leaving an orphan. The Handler decides by
+// reading the version after the failed write: Discard is called when the
+// version holds another value, or holds none and the service refused the
+// write; never when the version holds this value, nor when the outcome is
+// unknown (a timeout or server fault, after which the value may still
+// land). It must be idempotent.
 type Discarder interface {
 	Discard(ctx context.Context, req *DiscardRequest) error
 }
@@ -190,9 +193,10 @@ type Options struct {
 	// replicas or proxies. Default 1: no retry.
 	TestAttempts int
 	// TestBackoff is the wait before the second test attempt, doubled for
-	// each one after. Default 1 s. The whole step stays within the
-	// invocation's context, so keep attempts × backoff under the Lambda
-	// timeout.
+	// each one after, so n attempts wait up to TestBackoff × (2^(n-1) - 1)
+	// in all. Default 1 s. No retry is started that would run past the
+	// invocation's deadline: the step then fails with the last test error
+	// rather than a Lambda timeout.
 	TestBackoff time.Duration
 }
 
@@ -431,10 +435,13 @@ func (h *Handler) create(ctx context.Context, e event) (outcome, error) {
 	}
 	resp, err := h.rotator.Create(ctx, &CreateRequest{SecretARN: e.secretID, VersionID: e.versionID, Current: cur, values: h.lazy(e)})
 	if err != nil {
-		return "", fmt.Errorf("create pending value: %w", err)
+		return "", fmt.Errorf("create pending value: %w", scrub(err, cur))
 	}
 	if resp == nil || resp.Pending == nil {
 		return "", fmt.Errorf("create pending value: %w: Rotator.Create returned no pending value", ErrInvalidSecret)
+	}
+	if resp.Pending.Equal(cur) {
+		return "", fmt.Errorf("create pending value: %w: Rotator.Create returned the current value unchanged", ErrInvalidSecret)
 	}
 	in := &secretsmanager.PutSecretValueInput{
 		SecretId:           aws.String(e.secretID),
@@ -467,16 +474,23 @@ func (h *Handler) create(ctx context.Context, e event) (outcome, error) {
 			return outcomeDone, nil
 		}
 	}
-	if errors.As(err, &exists) {
-		// An overlapping invocation stored its value first. A version
-		// never changes, so ours will never be stored; the stored one is
-		// the pending value.
+	// Look at what the version holds before deciding anything: an earlier
+	// attempt may have landed behind the error we saw last.
+	stored, gerr := h.getValue(ctx, e.secretID, e.versionID, "")
+	switch {
+	case gerr == nil && stored.Equal(resp.Pending):
+		return outcomeDone, nil
+	case gerr == nil:
+		// Another invocation stored its value first. A version never
+		// changes, so ours will never be stored; the stored one is the
+		// pending value.
 		if derr := h.discard(ctx, e, cur, resp.Pending); derr != nil {
 			return "", derr
 		}
 		return outcomeReused, nil
-	}
-	if definitelyRejected(err) {
+	case isNotFound(gerr) && definitelyRejected(err):
+		// Nothing is stored and the service refused the write: ours will
+		// not land later.
 		if derr := h.discard(ctx, e, cur, resp.Pending); derr != nil {
 			return "", fmt.Errorf("PutSecretValue: %w; and %w", err, derr)
 		}
@@ -541,7 +555,7 @@ func (h *Handler) set(ctx context.Context, e event) (outcome, error) {
 	}
 	req := &SetRequest{SecretARN: e.secretID, VersionID: e.versionID, Pending: p, values: h.lazy(e)}
 	if _, err := h.rotator.Set(ctx, req); err != nil {
-		return "", fmt.Errorf("set pending value: %w", err)
+		return "", fmt.Errorf("set pending value: %w", scrub(err, req.values.seen(p)...))
 	}
 	return outcomeDone, nil
 }
@@ -561,11 +575,15 @@ func (h *Handler) test(ctx context.Context, e event) (outcome, error) {
 		if err == nil {
 			return outcomeDone, nil
 		}
+		err = scrub(err, req.values.seen(p)...)
 		if attempt >= h.testAttempts {
 			if attempt > 1 {
 				return "", fmt.Errorf("%w after %d attempts: %w", ErrTestFailed, attempt, err)
 			}
 			return "", fmt.Errorf("%w: %w", ErrTestFailed, err)
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait+time.Second {
+			return "", fmt.Errorf("%w after %d attempts (no time left before the deadline to retry): %w", ErrTestFailed, attempt, err)
 		}
 		h.logger.LogAttrs(ctx, slog.LevelInfo, "rotation test attempt failed; retrying",
 			slog.String("secret", e.secretID), slog.String("version", e.versionID),
@@ -608,11 +626,59 @@ func (h *Handler) finish(ctx context.Context, e event) (outcome, error) {
 		if out == outcomeDone {
 			v = movedCurrent(v, e.versionID)
 		}
-		if _, err := f.Finish(ctx, &FinishRequest{SecretARN: e.secretID, VersionID: e.versionID, values: h.lazyKnown(e, v)}); err != nil {
-			return "", fmt.Errorf("finish hook: %w", err)
+		values := h.lazyKnown(e, v)
+		if _, err := f.Finish(ctx, &FinishRequest{SecretARN: e.secretID, VersionID: e.versionID, values: values}); err != nil {
+			return "", fmt.Errorf("finish hook: %w", scrub(err, values.seen()...))
 		}
 	}
 	return out, nil
+}
+
+// seen returns the values read so far, and extra.
+func (l *lazyValues) seen(extra ...*Secret) []*Secret {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := append([]*Secret(nil), extra...)
+	for _, s := range l.cache {
+		if s != nil {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// scrubbedError is an error whose text had secret values cut out. It
+// unwraps to the original, so errors.Is and errors.As still work.
+type scrubbedError struct {
+	msg string
+	err error
+}
+
+func (e *scrubbedError) Error() string { return e.msg }
+func (e *scrubbedError) Unwrap() error { return e.err }
+
+// scrub hides, in err's text, any credential of the given values: a
+// Rotator's error may quote one (a driver echoing a connection string, a
+// service echoing a request). It is defence in depth: Rotators must not
+// put values in errors in the first place.
+func scrub(err error, values ...*Secret) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	changed := false
+	for _, v := range values {
+		for _, c := range v.credentials() {
+			if strings.Contains(msg, c) {
+				msg = strings.ReplaceAll(msg, c, redacted)
+				changed = true
+			}
+		}
+	}
+	if !changed {
+		return err
+	}
+	return &scrubbedError{msg: msg, err: err}
 }
 
 // movedCurrent returns v as it is after AWSCURRENT moved to id: the
@@ -633,6 +699,41 @@ func movedCurrent(v Versions, id string) Versions {
 	return out
 }
 
+// NewCreateRequest builds a CreateRequest outside a Handler, for unit
+// tests of a Rotator: previous is what Previous returns (nil: no
+// AWSPREVIOUS version).
+func NewCreateRequest(secretARN, versionID string, current, previous *Secret) *CreateRequest {
+	return &CreateRequest{SecretARN: secretARN, VersionID: versionID, Current: current,
+		values: staticValues(map[Stage]*Secret{StageCurrent: current, StagePrevious: previous})}
+}
+
+// NewSetRequest builds a SetRequest outside a Handler, for unit tests of a
+// Rotator; nil current or previous means no such version.
+func NewSetRequest(secretARN, versionID string, pending, current, previous *Secret) *SetRequest {
+	return &SetRequest{SecretARN: secretARN, VersionID: versionID, Pending: pending,
+		values: staticValues(map[Stage]*Secret{StageCurrent: current, StagePrevious: previous, StagePending: pending})}
+}
+
+// NewTestRequest builds a TestRequest outside a Handler, for unit tests of
+// a Rotator.
+func NewTestRequest(secretARN, versionID string, pending, current *Secret) *TestRequest {
+	return &TestRequest{SecretARN: secretARN, VersionID: versionID, Pending: pending,
+		values: staticValues(map[Stage]*Secret{StageCurrent: current, StagePending: pending})}
+}
+
+// NewFinishRequest builds a FinishRequest outside a Handler, for unit
+// tests of a Finisher: current is the value just made AWSCURRENT, previous
+// the one it replaced, pending what AWSPENDING holds (usually current).
+func NewFinishRequest(secretARN, versionID string, current, previous, pending *Secret) *FinishRequest {
+	return &FinishRequest{SecretARN: secretARN, VersionID: versionID,
+		values: staticValues(map[Stage]*Secret{StageCurrent: current, StagePrevious: previous, StagePending: pending})}
+}
+
+// staticValues serves fixed values, for requests built outside a Handler.
+func staticValues(m map[Stage]*Secret) *lazyValues {
+	return &lazyValues{static: true, cache: m, byID: map[string]*Secret{}}
+}
+
 // lazyValues reads labelled values on first use, once per step. When the
 // step already knows which version holds each label (finishSecret, from
 // DescribeSecret), it reads by version id, so two labels on one version
@@ -641,6 +742,7 @@ type lazyValues struct {
 	h       *Handler
 	secret  string
 	holders map[Stage]string // nil: unknown, read by stage
+	static  bool             // built outside a Handler: cache is all there is
 	mu      sync.Mutex
 	cache   map[Stage]*Secret
 	byID    map[string]*Secret
@@ -668,7 +770,10 @@ func (l *lazyValues) get(ctx context.Context, stage Stage) (*Secret, error) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if s, ok := l.cache[stage]; ok {
+	if s, ok := l.cache[stage]; ok || l.static {
+		if s == nil && stage == StageCurrent {
+			return nil, fmt.Errorf("%w: no version is labelled AWSCURRENT", ErrNoCurrent)
+		}
 		return s, nil
 	}
 	id := ""

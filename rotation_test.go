@@ -1551,3 +1551,148 @@ func TestTestAttempts(t *testing.T) {
 		})
 	}
 }
+
+// discardingRotator records what Discard is told was never stored.
+type discardingRotator struct {
+	passwordRotator
+	mu        sync.Mutex
+	discarded []string
+}
+
+func (d *discardingRotator) Discard(ctx context.Context, req *rotation.DiscardRequest) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	v, _ := req.Discarded.Get("password")
+	d.discarded = append(d.discarded, v)
+	return nil
+}
+
+// TestCreateFailedWriteIsSettled checks how createSecret resolves a failed
+// PutSecretValue: by rewriting the same value, then by reading what the
+// version holds, and calling Discard only when the value can never land.
+func TestCreateFailedWriteIsSettled(t *testing.T) {
+	const tok = "33333333-3333-4333-8333-333333333333"
+	for _, tt := range []struct {
+		name        string
+		faults      []rotationtest.Fault
+		wantErr     bool
+		wantDiscard int
+	}{
+		// The first write lands but its response is lost; the rewrite is
+		// throttled. The read finds our value: success, nothing discarded.
+		{"landed, then throttled", []rotationtest.Fault{rotationtest.Lose("PutSecretValue", 1), rotationtest.Fail("PutSecretValue", 2, rotationtest.ErrThrottling)}, false, 0},
+		// Both writes refused, nothing stored: discarded.
+		{"refused twice", []rotationtest.Fault{rotationtest.Fail("PutSecretValue", 0, rotationtest.ErrThrottling)}, true, 1},
+		// Both writes end in a server fault: unknown, kept.
+		{"server fault twice", []rotationtest.Fault{rotationtest.Fail("PutSecretValue", 0, rotationtest.ErrInternal)}, true, 0},
+		// One failure: the rewrite settles it.
+		{"one failure", []rotationtest.Fault{rotationtest.Fail("PutSecretValue", 1, rotationtest.ErrInternal)}, false, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			fake := rotationtest.New(rotationtest.Options{})
+			if err := fake.Seed(rotationtest.Secret{
+				Name: "s", RotationEnabled: aws.Bool(true),
+				Versions: []rotationtest.Version{
+					{ID: "11111111-1111-4111-8111-111111111111", SecretString: aws.String(`{"password":"initial-password"}`), Stages: []string{"AWSCURRENT"}},
+					{ID: tok, Stages: []string{"AWSPENDING"}},
+				},
+			}); err != nil {
+				t.Fatal(err)
+			}
+			fc := rotationtest.NewFaultClient(fake, tt.faults...)
+			r := &discardingRotator{}
+			h, err := rotation.New(fc, r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = h.Handle(ctx, events.SecretsManagerSecretRotationEvent{Step: "createSecret", SecretID: "s", ClientRequestToken: tok})
+			if (err != nil) != tt.wantErr {
+				t.Errorf("createSecret error = %v, want error: %v", err, tt.wantErr)
+			}
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			if len(r.discarded) != tt.wantDiscard {
+				t.Errorf("Discard called %d times, want %d", len(r.discarded), tt.wantDiscard)
+			}
+			s, _ := fake.Secret("s")
+			v, _ := s.Version(tok)
+			if !tt.wantErr && v.Placeholder() {
+				t.Error("createSecret succeeded but the pending version holds no value")
+			}
+			for _, d := range r.discarded {
+				if v.SecretString != nil && strings.Contains(*v.SecretString, d) {
+					t.Error("Discard was told about the value that is stored")
+				}
+			}
+		})
+	}
+}
+
+// leakyRotator's Set and Test fail with errors that quote the passwords,
+// as a careless driver might.
+type leakyRotator struct{ passwordRotator }
+
+func (leakyRotator) Set(ctx context.Context, req *rotation.SetRequest) (*rotation.SetResponse, error) {
+	cur, err := req.Current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	np, _ := req.Pending.Get("password")
+	op, _ := cur.Get("password")
+	return nil, fmt.Errorf("driver: cannot connect with dsn user=app password=%s (old %s)", np, op)
+}
+
+func TestRotatorErrorsAreScrubbed(t *testing.T) {
+	ctx := context.Background()
+	const tok = "44444444-4444-4444-8444-444444444444"
+	fake := rotationtest.New(rotationtest.Options{})
+	if err := fake.Seed(rotationtest.Secret{
+		Name: "s", RotationEnabled: aws.Bool(true),
+		Versions: []rotationtest.Version{
+			{ID: "11111111-1111-4111-8111-111111111111", SecretString: aws.String(`{"password":"old-password-value"}`), Stages: []string{"AWSCURRENT"}},
+			{ID: tok, SecretString: aws.String(`{"password":"new-password-value"}`), Stages: []string{"AWSPENDING"}},
+		},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := rotation.New(fake, leakyRotator{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = h.Handle(ctx, events.SecretsManagerSecretRotationEvent{Step: "setSecret", SecretID: "s", ClientRequestToken: tok})
+	if err == nil {
+		t.Fatal("setSecret succeeded")
+	}
+	for _, pw := range []string{"old-password-value", "new-password-value"} {
+		if strings.Contains(err.Error(), pw) || strings.Contains(fmt.Sprintf("%+v", err), pw) {
+			t.Errorf("the error quotes a password: %v", err)
+		}
+	}
+	if !strings.Contains(err.Error(), "cannot connect") {
+		t.Errorf("the error lost its message: %v", err)
+	}
+}
+
+func TestRequestConstructors(t *testing.T) {
+	ctx := context.Background()
+	cur := rotation.NewString(`{"password":"current-password"}`)
+	pend := rotation.NewString(`{"password":"pending-password"}`)
+	set := rotation.NewSetRequest("arn", "v2", pend, cur, nil)
+	if got, err := set.Current(ctx); err != nil || got != cur {
+		t.Errorf("SetRequest.Current = %v, %v", got, err)
+	}
+	if got, err := set.Previous(ctx); err != nil || got != nil {
+		t.Errorf("SetRequest.Previous = %v, %v; want nil, nil", got, err)
+	}
+	if _, err := rotation.NewTestRequest("arn", "v2", pend, nil).Current(ctx); !errors.Is(err, rotation.ErrNoCurrent) {
+		t.Errorf("TestRequest.Current with no current: err = %v, want ErrNoCurrent", err)
+	}
+	fin := rotation.NewFinishRequest("arn", "v2", pend, cur, pend)
+	if got, _ := fin.Previous(ctx); got != cur {
+		t.Errorf("FinishRequest.Previous = %v", got)
+	}
+	if got, _ := rotation.NewCreateRequest("arn", "v2", cur, nil).Previous(ctx); got != nil {
+		t.Errorf("CreateRequest.Previous = %v, want nil", got)
+	}
+}

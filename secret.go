@@ -63,11 +63,26 @@ func NewBinary(b []byte) *Secret {
 // NewJSON returns a secret whose SecretString is the JSON encoding of
 // fields.
 func NewJSON(fields map[string]any) (*Secret, error) {
-	b, err := json.Marshal(fields)
+	if fields == nil {
+		fields = map[string]any{}
+	}
+	b, err := marshalNoEscape(fields)
 	if err != nil {
 		return nil, fmt.Errorf("%w: cannot encode fields as JSON: %v", ErrInvalidSecret, redactJSONError(err))
 	}
 	return NewString(string(b)), nil
+}
+
+// marshalNoEscape encodes v as JSON without HTML escaping, so that "<",
+// ">" and "&" in values are stored as they are.
+func marshalNoEscape(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 func (s *secretData) parse() {
@@ -124,13 +139,23 @@ func (s *Secret) withVersion(id string, stages []string) *Secret {
 
 // VersionID returns the id of the version the value was read from, or ""
 // for a value not yet stored.
-func (s *Secret) VersionID() string { return s.versionID }
+func (s *Secret) VersionID() string {
+	if s == nil {
+		return ""
+	}
+	return s.versionID
+}
 
 // Stages returns the labels the version carried when it was read.
-func (s *Secret) Stages() []string { return slices.Clone(s.stages) }
+func (s *Secret) Stages() []string {
+	if s == nil {
+		return nil
+	}
+	return slices.Clone(s.stages)
+}
 
 // IsBinary reports whether the value is SecretBinary.
-func (s *Secret) IsBinary() bool { return s.data().str == nil }
+func (s *Secret) IsBinary() bool { return s != nil && s.d != nil && s.d.str == nil }
 
 // SecretString returns the raw string value and true, or "" and false for
 // a binary secret. Handle the result as a secret: never log it.
@@ -235,11 +260,13 @@ func (s *Secret) Bool(name string) (value, ok bool, err error) {
 	if err != nil || !ok {
 		return false, false, err
 	}
-	b, perr := strconv.ParseBool(strings.ToLower(strings.TrimSpace(v)))
-	if perr != nil {
-		return false, false, fieldError(name, "is not a boolean")
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "true":
+		return true, true, nil
+	case "false":
+		return false, true, nil
 	}
-	return b, true, nil
+	return false, false, fieldError(name, `is not a boolean (want true, false, "true" or "false")`)
 }
 
 // With returns a new secret (not yet stored: no version id) with the
@@ -258,13 +285,13 @@ func (s *Secret) With(fields map[string]any) (*Secret, error) {
 			delete(m, k)
 			continue
 		}
-		b, err := json.Marshal(v)
+		b, err := marshalNoEscape(v)
 		if err != nil {
 			return nil, fmt.Errorf("%w: field %q: cannot encode: %s", ErrInvalidSecret, k, redactJSONError(err))
 		}
 		m[k] = b
 	}
-	b, err := json.Marshal(m)
+	b, err := marshalNoEscape(m)
 	if err != nil {
 		return nil, fmt.Errorf("%w: cannot encode: %s", ErrInvalidSecret, redactJSONError(err))
 	}
@@ -329,3 +356,42 @@ func (s *Secret) MarshalJSON() ([]byte, error) { return json.Marshal(redacted) }
 
 // MarshalText encodes the redacted marker, never the value.
 func (s *Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
+
+// credentials returns the strings of s that must never appear in a log or
+// an error: the whole value, and every string field whose name marks a
+// credential (password, secret, key, token, private, credential; not
+// names ending in "id" nor starting with "public"), when at least 6
+// characters long.
+func (s *Secret) credentials() []string {
+	if s == nil {
+		return nil
+	}
+	d := s.data()
+	var out []string
+	if d.str != nil && len(*d.str) >= 6 {
+		out = append(out, *d.str)
+	}
+	for k, raw := range d.fields {
+		if !credentialName(k) {
+			continue
+		}
+		var v string
+		if json.Unmarshal(raw, &v) == nil && len(v) >= 6 {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func credentialName(k string) bool {
+	k = strings.ToLower(k)
+	if strings.HasSuffix(k, "id") || strings.HasPrefix(k, "public") {
+		return false
+	}
+	for _, w := range []string{"password", "passwd", "secret", "key", "token", "private", "credential"} {
+		if strings.Contains(k, w) {
+			return true
+		}
+	}
+	return false
+}

@@ -558,3 +558,33 @@ func TestStepErrorText(t *testing.T) {
 		t.Errorf("Error() of a StepError without a step = %q", e.Error())
 	}
 }
+
+func TestSecretEdgeCases(t *testing.T) {
+	s := rotation.NewString(`{"note":"a<b&c","flag":"1","on":true}`)
+	w, err := s.With(map[string]any{"extra": "x>y"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := w.SecretString()
+	if !strings.Contains(raw, `"note":"a<b&c"`) || !strings.Contains(raw, `"extra":"x>y"`) {
+		t.Errorf("With changed the encoding of values: %s", raw)
+	}
+	if _, _, err := s.Bool("flag"); !errors.Is(err, rotation.ErrInvalidSecret) {
+		t.Errorf(`Bool("flag") with "1": err = %v, want ErrInvalidSecret`, err)
+	}
+	if v, ok, err := s.Bool("on"); !v || !ok || err != nil {
+		t.Errorf(`Bool("on") = %v, %v, %v`, v, ok, err)
+	}
+	empty, err := rotation.NewJSON(nil)
+	if err != nil || empty.Valid() != nil {
+		t.Errorf("NewJSON(nil) = %v, %v; want a valid empty object", empty, err)
+	}
+	var nilSecret *rotation.Secret
+	if nilSecret.VersionID() != "" || nilSecret.Stages() != nil || nilSecret.IsBinary() {
+		t.Error("a nil *Secret must report no version, no stages and not binary")
+	}
+	var zero rotation.Secret
+	if zero.IsBinary() || zero.Valid() == nil {
+		t.Error("the zero Secret must be neither binary nor valid")
+	}
+}
