@@ -181,9 +181,10 @@ type FinishResponse struct{}
 
 // Options configure a Handler.
 type Options struct {
-	// Logger receives one record per step: step, secret ARN, version,
-	// duration and outcome. Never a secret value or the RotationToken.
-	// Nil discards.
+	// Logger receives one record per step (step, secret ARN, version,
+	// duration and outcome) and one per testSecret retry. Never a secret
+	// value, the RotationToken or an error's text (errors are returned, and
+	// Lambda logs them). Nil discards.
 	Logger *slog.Logger
 	// Now is the clock used to time steps. Nil means time.Now.
 	Now func() time.Time

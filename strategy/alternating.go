@@ -41,6 +41,10 @@ type SetPasswordRequest struct {
 	User    string           // the user to change (the one not current)
 	Pending *rotation.Secret // the value to install; its username is User
 	Current *rotation.Secret // the current value; it authenticates
+	// PreCreated is true in the two-pre-created-users mode
+	// (AlternatingUsers.Users): User must already exist, and SetPassword
+	// must fail rather than create it.
+	PreCreated bool
 }
 
 // AlternatingUsers rotates between two users, so the credential clients
@@ -66,7 +70,8 @@ type AlternatingUsers struct {
 	Suffix string
 
 	// MaxNameLength, if positive, is the service's user-name limit in
-	// characters (MySQL 32, older MySQL 16, PostgreSQL 63 bytes).
+	// characters (MySQL 32, older MySQL 16). PostgreSQL's limit of 63 is in
+	// bytes: check non-ASCII names in the UserService.
 	MaxNameLength int
 
 	// Users, if both are set, are two pre-created users to alternate
@@ -190,7 +195,7 @@ func (a *AlternatingUsers) Set(ctx context.Context, req *rotation.SetRequest) (*
 	if err != nil {
 		return nil, err
 	}
-	if err := a.Service.SetPassword(ctx, &SetPasswordRequest{Admin: admin, Base: base, User: user, Pending: req.Pending, Current: cur}); err != nil {
+	if err := a.Service.SetPassword(ctx, &SetPasswordRequest{Admin: admin, Base: base, User: user, Pending: req.Pending, Current: cur, PreCreated: a.Users[0] != ""}); err != nil {
 		return nil, fmt.Errorf("set password of the alternate user: %w", err)
 	}
 	return &rotation.SetResponse{}, nil

@@ -10,8 +10,8 @@ import (
 )
 
 // ErrNoWorkingCredential means that no value the strategy could log in
-// with authenticates: not the pending one, the current one, the previous
-// one or the admin credential.
+// with authenticates: not the pending one, the current one nor the
+// previous one, and no admin credential is configured.
 var ErrNoWorkingCredential = errors.New("no credential authenticates")
 
 // PasswordService is what SingleUser needs from the target service.

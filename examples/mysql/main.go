@@ -138,10 +138,32 @@ func loadSettings(lookup func(string) (string, bool)) (settings, error) {
 		} else {
 			list = strings.Split(users, ",")
 		}
-		if len(list) != 2 || strings.TrimSpace(list[0]) == "" || strings.TrimSpace(list[1]) == "" || list[0] == list[1] {
+		// Compared after trimming: "app, app" names one user twice.
+		if len(list) != 2 {
 			return s, fmt.Errorf("%s must name two different users", envUsers)
 		}
-		s.users = [2]string{strings.TrimSpace(list[0]), strings.TrimSpace(list[1])}
+		a, b := strings.TrimSpace(list[0]), strings.TrimSpace(list[1])
+		if a == "" || b == "" || a == b {
+			return s, fmt.Errorf("%s must name two different users", envUsers)
+		}
+		s.users = [2]string{a, b}
+	}
+	if v := get(envAllowedUsers); v != "" {
+		if s.mode != modeSingle {
+			return s, fmt.Errorf("%s is set but %s is not %s (the alternating modes change only the secret's user and its alternate)", envAllowedUsers, envMode, modeSingle)
+		}
+		for _, u := range strings.Split(v, ",") {
+			u = strings.TrimSpace(u)
+			if u == "" {
+				return s, fmt.Errorf("%s has an empty entry; want a comma-separated list of user names", envAllowedUsers)
+			}
+			if err := checkAccountPart(fmt.Sprintf("an entry of %s", envAllowedUsers), u); err != nil {
+				return s, err
+			}
+			if !slices.Contains(s.allowedUsers, u) {
+				s.allowedUsers = append(s.allowedUsers, u)
+			}
+		}
 	}
 	if s.suffix != "" && s.mode != modeAlternating {
 		return s, fmt.Errorf("%s is set but %s is not %s", envSuffix, envMode, modeAlternating)
@@ -151,6 +173,12 @@ func loadSettings(lookup func(string) (string, bool)) (settings, error) {
 			if f = strings.TrimSpace(f); f != "" {
 				s.caFiles = append(s.caFiles, f)
 			}
+		}
+		// Load the bundles now, once: a missing or empty file fails the
+		// cold start naming the variable, not the first rotation. The pool
+		// is cached for the life of the process.
+		if err := preloadCAFiles(s.caFiles); err != nil {
+			return s, fmt.Errorf("%s: %w", envCABundle, err)
 		}
 	}
 	if v := get(envConnectTimeout); v != "" {
