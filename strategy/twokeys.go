@@ -38,7 +38,12 @@ type KeyProvider interface {
 type Key struct {
 	ID string
 	// Created is when the credential was minted; zero if the provider does
-	// not say (it then counts as old).
+	// not say. A credential with no creation time counts as old, so it is
+	// revoked as an orphan: report it whenever the provider can, or an
+	// overlapping createSecret may revoke the credential another invocation
+	// is about to store, leaving a pending value that never authenticates
+	// (Diagnose then shows the rotation stuck; remove AWSPENDING to recover,
+	// which is safe for this strategy).
 	Created time.Time
 }
 

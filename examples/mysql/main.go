@@ -36,6 +36,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -83,6 +84,7 @@ const (
 	envSuffix         = "ROTATION_CLONE_SUFFIX"    // alternating: default "_clone"
 	envCABundle       = "ROTATION_CA_BUNDLE"       // comma-separated PEM files replacing the default CA bundles
 	envConnectTimeout = "ROTATION_CONNECT_TIMEOUT" // Go duration, default 5s
+	envAllowedUsers   = "ALLOWED_USERS"            // single with masterarn: the users the admin may change, comma-separated
 )
 
 type mode string
@@ -101,6 +103,13 @@ type settings struct {
 	caFiles []string
 	timeout time.Duration
 	policy  rotation.PasswordPolicy
+
+	// allowedUsers (ALLOWED_USERS) are the users whose password the
+	// admin secret may change in single mode.
+	allowedUsers []string
+	// admin pins the admin connection's server and TLS (DB_ADMIN_ENDPOINT,
+	// DB_ADMIN_ALLOW_PLAINTEXT).
+	admin adminConfig
 
 	// sessionParams are session variables for every connection; only
 	// tests set them.
