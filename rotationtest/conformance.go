@@ -159,6 +159,12 @@ func OverHTTP() SuiteOption { return func(c *suiteConfig) { c.overHTTP = true } 
 // rule instead of the whole test binary.
 const ruleTimeout = 2 * time.Minute
 
+// closeGrace bounds how long the suite waits, after a rule and with every
+// invocation's context cancelled, for the rotation function to return.
+// A function that honours its context returns at once; one still running
+// after closeGrace is reported as a violation of the rule and left behind.
+const closeGrace = 3 * time.Second
+
 // Run runs every conformance rule as a subtest of t, each with a fresh
 // fixture from factory and a timeout, and logs the figures it measures.
 // A fixture that cannot be built fails the subtest with t.Fatal; a broken
@@ -184,9 +190,18 @@ func Run(t *testing.T, factory Factory, opts ...SuiteOption) {
 			if err != nil {
 				t.Fatalf("fixture: %v", err)
 			}
-			defer e.close()
+			closed := false
+			defer func() {
+				if !closed {
+					_ = e.close()
+				}
+			}()
 			for _, err := range e.runRule(ctx, r) {
 				t.Errorf("%v", err)
+			}
+			closed = true
+			if err := e.close(); err != nil {
+				t.Errorf("%v", &Violation{Rule: r.name, Reason: r.reason, Err: err})
 			}
 			mu.Lock()
 			e.report.mergeInto(&rep)
@@ -217,12 +232,18 @@ func Run(t *testing.T, factory Factory, opts ...SuiteOption) {
 //
 // A fixture that cannot be built is reported as an error that is not a
 // *Violation, joined with the violations found so far; the remaining rules
-// are not run. See Run for what the suite cannot catch.
+// are not run. So is the end of ctx: Check then stops after the rule it
+// was running, and the error matches ctx.Err(). See Run for what the suite
+// cannot catch.
 func Check(ctx context.Context, factory Factory, opts ...SuiteOption) (Report, error) {
 	o := suiteOptions(opts)
 	var errs []error
 	var rep Report
 	for _, r := range rules {
+		if err := ctx.Err(); err != nil {
+			errs = append(errs, fmt.Errorf("rotationtest: Check stopped before rule %s: %w", r.name, err))
+			return rep, errors.Join(errs...)
+		}
 		rctx, cancel := context.WithTimeout(ctx, ruleTimeout)
 		e, err := newEnv(rctx, factory, o)
 		if err != nil {
@@ -232,7 +253,9 @@ func Check(ctx context.Context, factory Factory, opts ...SuiteOption) (Report, e
 		}
 		errs = append(errs, e.runRule(rctx, r)...)
 		e.report.mergeInto(&rep)
-		e.close()
+		if err := e.close(); err != nil {
+			errs = append(errs, &Violation{Rule: r.name, Reason: r.reason, Err: err})
+		}
 		cancel()
 	}
 	return rep, errors.Join(errs...)
@@ -278,7 +301,8 @@ type env struct {
 	mu     sync.Mutex
 	inv    Invoker  // the invoker the fake uses now
 	errs   []string // every error text the handler returned
-	tokens []string // RotationTokens the suite sent itself, outside the fake
+	tokens []needle // every RotationToken the handler was sent
+	sent   map[string]bool
 	report Report
 }
 
@@ -316,6 +340,7 @@ func newEnv(ctx context.Context, factory Factory, o suiteConfig) (*env, error) {
 		RotationAttempts:    4,
 		StepTimeout:         30 * time.Second,
 		Invoker: InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
+			e.addToken(ev, "sent by the service")
 			e.mu.Lock()
 			inv := e.inv
 			e.mu.Unlock()
@@ -364,14 +389,45 @@ func sortedKeys(m map[string]string) []string {
 	return keys
 }
 
-func (e *env) close() {
-	_ = e.fake.Wait(context.Background())
+// addToken remembers ev's RotationToken for the leak check. The fake
+// forgets the tokens of finished rotations, so the suite keeps its own
+// record of every token the handler saw.
+func (e *env) addToken(ev events.SecretsManagerSecretRotationEvent, how string) {
+	if ev.RotationToken == "" {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.sent[ev.RotationToken] {
+		return
+	}
+	if e.sent == nil {
+		e.sent = map[string]bool{}
+	}
+	e.sent[ev.RotationToken] = true
+	e.tokens = append(e.tokens, needle{ev.RotationToken, fmt.Sprintf("a RotationToken %s (for version %s)", how, short(ev.ClientRequestToken))})
+}
+
+// close ends the rule's world. The rule is over, so rotations still
+// running are stopped and their invocations' contexts cancelled; close
+// then waits at most closeGrace for the rotation function to return. If
+// it does not (it ignores its context), close reports that instead of
+// hanging, and leaves it running.
+func (e *env) close() error {
+	e.fake.shutdown()
+	ctx, cancel := context.WithTimeout(context.Background(), closeGrace)
+	defer cancel()
+	var err error
+	if e.fake.Wait(ctx) != nil {
+		err = fmt.Errorf("the rotation function was still running %v after the rule ended and its context was cancelled: it must return when its context is done (the suite stopped waiting for it)", closeGrace)
+	}
 	if e.server != nil {
 		e.server.Close()
 	}
 	if e.fx.Close != nil {
 		e.fx.Close()
 	}
+	return err
 }
 
 // base is the invoker that calls the handler under test, recording the
@@ -651,9 +707,7 @@ func ruleRerun(ctx context.Context, e *env) error {
 	var errs []error
 	for _, step := range rotation.Steps() {
 		ev := events.SecretsManagerSecretRotationEvent{Step: string(step), SecretID: e.arn, ClientRequestToken: r.VersionID, RotationToken: newRotationToken()}
-		e.mu.Lock()
-		e.tokens = append(e.tokens, ev.RotationToken)
-		e.mu.Unlock()
+		e.addToken(ev, "of a re-run step")
 		if err := e.base().Invoke(ctx, functionARN, ev); err != nil {
 			errs = append(errs, fmt.Errorf("%s re-run after success failed: %w", step, err))
 		}
@@ -1089,17 +1143,8 @@ func (e *env) leaks() error {
 			needles = append(needles, sensitiveParts(s.Name, v)...)
 		}
 	}
-	for _, r := range e.fake.Rotations() {
-		r.mu.Lock()
-		for i, t := range r.tokens {
-			needles = append(needles, needle{t, fmt.Sprintf("the RotationToken of attempt %d of rotation %s", i+1, short(r.VersionID))})
-		}
-		r.mu.Unlock()
-	}
 	e.mu.Lock()
-	for _, t := range e.tokens {
-		needles = append(needles, needle{t, "a RotationToken of a re-run step"})
-	}
+	needles = append(needles, e.tokens...)
 	texts := append([]string{e.logs.String()}, e.errs...)
 	e.mu.Unlock()
 	var errs []error

@@ -1120,3 +1120,52 @@ func BenchmarkConformanceBattery(b *testing.B) {
 		}
 	}
 }
+
+// TestCheckDoesNotHangOnAHandlerIgnoringItsContext: a rotation function
+// that blocks and ignores its context fails its rule, and Check returns
+// soon after its context ends, instead of waiting for the function for
+// ever.
+func TestCheckDoesNotHangOnAHandlerIgnoringItsContext(t *testing.T) {
+	block := make(chan struct{})
+	defer close(block)
+	factory := func(ctx context.Context) (*rotationtest.Fixture, error) {
+		return &rotationtest.Fixture{
+			Secret: "initial-secret-value",
+			NewHandler: func(rotation.Client, *slog.Logger) (rotationtest.HandleFunc, error) {
+				return func(context.Context, events.SecretsManagerSecretRotationEvent) error {
+					<-block // ignores its context
+					return nil
+				}, nil
+			},
+			Probe: func(context.Context, *rotation.Secret) error { return nil },
+		}, nil
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+	defer cancel()
+	type result struct {
+		err error
+		d   time.Duration
+	}
+	done := make(chan result, 1)
+	start := time.Now()
+	go func() {
+		_, err := rotationtest.Check(ctx, factory)
+		done <- result{err, time.Since(start)}
+	}()
+	var res result
+	select {
+	case res = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Check still running 30s after a 1s context")
+	}
+	if res.d > 10*time.Second {
+		t.Errorf("Check took %v after a 1s context", res.d)
+	}
+	byRule, others := violationsByRule(res.err)
+	if len(byRule["rotates"]) == 0 || !strings.Contains(res.err.Error(), "still running") {
+		t.Errorf("Check = %v; want rule rotates to report the function still running", res.err)
+	}
+	if !errors.Is(res.err, context.DeadlineExceeded) || len(others) == 0 {
+		t.Errorf("Check = %v; want it to report that its context ended", res.err)
+	}
+}

@@ -41,8 +41,9 @@
 //
 // The function is reached through an [Invoker]: [HandlerInvoker] calls a
 // rotation.Handler's Handle method in process, [Functions] routes by
-// function ARN, and [LambdaInvoker] posts to the Lambda Invoke API (AWS, or
-// the Lambda Runtime Interface Emulator running the real binary).
+// function ARN, and [LambdaInvoker] posts to the Lambda Invoke API of the
+// Lambda Runtime Interface Emulator running the real binary (or another
+// unauthenticated local endpoint: it does not sign requests).
 //
 // Schedules run on the fake's [Clock]: give it a [ManualClock], configure
 // RotationRules, [ManualClock.Advance] past NextRotationDate and call

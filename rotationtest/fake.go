@@ -1,6 +1,7 @@
 package rotationtest
 
 import (
+	"context"
 	"crypto/rand"
 	"fmt"
 	"slices"
@@ -212,12 +213,27 @@ type Options struct {
 	// rotation several times; the real count is not published). Default 3.
 	RotationAttempts int
 
-	// RetryBackoff is slept between attempts (on the real clock). Default 0.
+	// RetryBackoff is waited between attempts (on the real clock). The
+	// wait ends early when the rotation is cancelled or abandoned.
+	// Default 0.
 	RetryBackoff time.Duration
 
-	// StepTimeout bounds each invocation, like a Lambda timeout.
-	// Default 30 s, the Lambda default.
+	// StepTimeout bounds each invocation, like a Lambda timeout, on the
+	// real clock. Default 30 s, the Lambda default. At the deadline the
+	// step fails with a StepFailedError whose cause reads "Task timed out
+	// after N seconds", as Lambda reports it, whether or not the invoker
+	// honours its context; a step that returns after the deadline, even
+	// with nil, has timed out too. An invoker that ignores its context
+	// keeps running after the deadline (Go cannot stop it): Fake.Wait
+	// waits for such invocations as well.
 	StepTimeout time.Duration
+
+	// MaxHistory, if positive, caps what the fake remembers: the most
+	// recent MaxHistory events (Events) and finished rotations
+	// (Rotations, Rotation) are kept, older ones are dropped. Running
+	// rotations are always kept. Zero keeps everything, which suits
+	// tests; a long-running server should set it.
+	MaxHistory int
 }
 
 // Fake is an in-memory AWS Secrets Manager. Its methods have the exact
@@ -228,15 +244,35 @@ type Fake struct {
 	opts  Options
 	clock Clock
 
+	// ctx is the parent of every invocation's context; cancel (see
+	// shutdown) stops what is still running.
+	ctx    context.Context
+	cancel context.CancelFunc
+
 	mu      sync.Mutex
 	secrets []*Secret // creation order
 	events  []Event
 	calls   map[string]int
 
-	// rotations in flight, by secret ARN
-	inflight  map[string]*Rotation
+	// inflight is the rotation that owns each secret's AWSPENDING
+	// version, by secret ARN. An abandoned rotation leaves it at once,
+	// even while its current step still runs.
+	inflight map[string]*Rotation
+	// rotations are the rotations started, oldest first (finished ones
+	// capped by MaxHistory).
 	rotations []*Rotation
-	wg        sync.WaitGroup
+	// running are the rotations whose goroutine has not finished, and
+	// invocations the invoker calls that have not returned (including
+	// ones abandoned at StepTimeout). Wait waits for both.
+	running     map[*Rotation]struct{}
+	invocations map[chan struct{}]struct{}
+	// issued holds the RotationTokens sent for each pending version that
+	// a rotation may still use, by secret ARN and version id: the ones
+	// StrictRotationToken accepts. Tokens of versions no longer pending
+	// are dropped.
+	issued map[string]map[string][]string
+	// stopped: StopRotations was called.
+	stopped bool
 }
 
 // New returns an empty fake.
@@ -253,15 +289,24 @@ func New(opts Options) *Fake {
 	if opts.StepTimeout <= 0 {
 		opts.StepTimeout = 30 * time.Second
 	}
+	if opts.MaxHistory < 0 {
+		opts.MaxHistory = 0
+	}
 	clock := opts.Clock
 	if clock == nil {
 		clock = realClock{}
 	}
+	ctx, cancel := context.WithCancel(context.Background())
 	return &Fake{
-		opts:     opts,
-		clock:    clock,
-		calls:    map[string]int{},
-		inflight: map[string]*Rotation{},
+		opts:        opts,
+		clock:       clock,
+		ctx:         ctx,
+		cancel:      cancel,
+		calls:       map[string]int{},
+		inflight:    map[string]*Rotation{},
+		running:     map[*Rotation]struct{}{},
+		invocations: map[chan struct{}]struct{}{},
+		issued:      map[string]map[string][]string{},
 	}
 }
 
@@ -275,10 +320,16 @@ func (f *Fake) now() time.Time { return f.clock.Now().UTC() }
 
 // Seed adds s to the fake, or replaces the secret with the same name. An
 // empty ARN is filled in; zero created dates are set to now. It is meant
-// for tests that need a state the API cannot reach directly.
+// for tests that need a state the API cannot reach directly, but not one
+// AWS can never be in: Seed rejects, with an error naming the problem, a
+// version without an ID, two versions with the same ID, a label on two
+// versions (or twice on one) and a version with more than 20 labels.
 func (f *Fake) Seed(s Secret) error {
 	if s.Name == "" {
 		return fmt.Errorf("rotationtest: Seed: secret has no Name")
+	}
+	if err := checkSeedVersions(s); err != nil {
+		return err
 	}
 	c := s.clone()
 	now := f.now()
@@ -289,9 +340,6 @@ func (f *Fake) Seed(s Secret) error {
 		c.CreatedDate = now
 	}
 	for i := range c.Versions {
-		if c.Versions[i].ID == "" {
-			return fmt.Errorf("rotationtest: Seed: version %d of %q has no ID", i, s.Name)
-		}
 		if c.Versions[i].CreatedDate.IsZero() {
 			c.Versions[i].CreatedDate = now
 		}
@@ -301,10 +349,45 @@ func (f *Fake) Seed(s Secret) error {
 	for i, old := range f.secrets {
 		if old.Name == c.Name {
 			f.secrets[i] = &c
+			if old.ARN != c.ARN {
+				delete(f.issued, old.ARN)
+			} else {
+				f.pruneIssued(&c)
+			}
 			return nil
 		}
 	}
 	f.secrets = append(f.secrets, &c)
+	return nil
+}
+
+// checkSeedVersions checks the label invariants AWS maintains (protocol.md
+// section 4): version ids are unique, a label is on at most one version,
+// and a version carries at most 20 labels.
+func checkSeedVersions(s Secret) error {
+	ids := make(map[string]bool, len(s.Versions))
+	holder := map[string]string{} // label -> version id
+	for i, v := range s.Versions {
+		if v.ID == "" {
+			return fmt.Errorf("rotationtest: Seed: version %d of %q has no ID", i, s.Name)
+		}
+		if ids[v.ID] {
+			return fmt.Errorf("rotationtest: Seed: secret %q has two versions with ID %q", s.Name, v.ID)
+		}
+		ids[v.ID] = true
+		if len(v.Stages) > maxStagesPerVersion {
+			return fmt.Errorf("rotationtest: Seed: version %q of %q has %d labels; a version may carry at most %d", v.ID, s.Name, len(v.Stages), maxStagesPerVersion)
+		}
+		for _, st := range v.Stages {
+			if other, ok := holder[st]; ok {
+				if other == v.ID {
+					return fmt.Errorf("rotationtest: Seed: version %q of %q lists label %q twice", v.ID, s.Name, st)
+				}
+				return fmt.Errorf("rotationtest: Seed: label %q of %q is on both version %q and version %q; a label is on at most one version", st, s.Name, other, v.ID)
+			}
+			holder[st] = v.ID
+		}
+	}
 	return nil
 }
 
@@ -453,9 +536,9 @@ func (v *Version) addStage(stage string) {
 }
 
 // attach puts stage on version id, removing it from wherever it was. When
-// AWSCURRENT moves, AWSPREVIOUS moves to the version it left. It returns
-// whether AWSPENDING was taken off another version as a side effect of a
-// move of AWSCURRENT (see abandon).
+// AWSCURRENT moves, AWSPREVIOUS moves to the version it left. Other labels
+// (AWSPENDING included) stay where they are: abandoning a rotation is
+// putVersion's business (see Fake.abandon).
 func (s *Secret) attach(id, stage string) {
 	target := s.version(id)
 	if target == nil || target.HasStage(stage) {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
@@ -1157,4 +1158,97 @@ func TestConcurrentAPI(t *testing.T) {
 	if _, ok := s.Staged(cur); !ok {
 		t.Errorf("no AWSCURRENT after concurrent puts")
 	}
+}
+
+// TestSeedRejectsImpossibleStates: Seed refuses what AWS can never hold,
+// naming the problem.
+func TestSeedRejectsImpossibleStates(t *testing.T) {
+	many := make([]string, 21)
+	for i := range many {
+		many[i] = fmt.Sprint("L", i)
+	}
+	tests := []struct {
+		name     string
+		versions []rotationtest.Version
+		want     string
+	}{
+		{"label on two versions", []rotationtest.Version{ver(v1, cur, pend), ver(v2, pend)}, `label "AWSPENDING"`},
+		{"label twice on one version", []rotationtest.Version{ver(v1, cur, cur)}, `lists label "AWSCURRENT" twice`},
+		{"duplicate version id", []rotationtest.Version{ver(v1, cur), ver(v1, prev)}, `two versions with ID "` + v1 + `"`},
+		{"too many labels", []rotationtest.Version{ver(v1, append([]string{cur}, many...)...)}, "22 labels"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := rotationtest.New(rotationtest.Options{})
+			err := f.Seed(rotationtest.Secret{Name: "bad", Versions: tt.versions})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Seed = %v, want an error containing %q", err, tt.want)
+			}
+			if _, ok := f.Secret("bad"); ok {
+				t.Errorf("the rejected secret was stored")
+			}
+		})
+	}
+	f := rotationtest.New(rotationtest.Options{})
+	if err := f.Seed(rotationtest.Secret{Name: "ok", Versions: []rotationtest.Version{ver(v1, prev, "X"), ver(v2, cur, pend), ver(v3)}}); err != nil {
+		t.Errorf("Seed of a valid secret: %v", err)
+	}
+}
+
+// TestEmptyVersionStages: VersionStages [] is not "no VersionStages"; the
+// model's minimum length rejects it and nothing is written.
+func TestEmptyVersionStages(t *testing.T) {
+	f := rotationtest.New(rotationtest.Options{})
+	seed(t, f, "db", ver(v1, cur))
+	in := putInput("db", v2, "x")
+	in.VersionStages = []string{}
+	_, err := f.PutSecretValue(context.Background(), in)
+	wantAPIError(t, "PutSecretValue(VersionStages=[])", err, "ValidationException",
+		"1 validation error detected: Value '[]' at 'versionStages' failed to satisfy constraint: Member must have length greater than or equal to 1")
+	if got := listed(t, f, "db", true); !slices.Equal(got, []string{v1}) {
+		t.Errorf("versions after the rejected call = %v, want [%s]", got, v1)
+	}
+}
+
+// TestModelValidationComesFirst: the model's constraints are checked
+// before the secret is looked up, as AWS's front end does, and an empty
+// value gets the minimum-length message.
+func TestModelValidationComesFirst(t *testing.T) {
+	ctx := context.Background()
+	f := rotationtest.New(rotationtest.Options{Invoker: rotationtest.InvokerFunc(func(context.Context, string, events.SecretsManagerSecretRotationEvent) error { return nil })})
+	seed(t, f, "db", ver(v1, cur))
+	missing := aws.String("missing")
+	big := strings.Repeat("a", 65537)
+
+	_, err := f.RotateSecret(ctx, &secretsmanager.RotateSecretInput{SecretId: missing, RotationLambdaARN: aws.String(fnARN),
+		RotationRules: &types.RotationRulesType{AutomaticallyAfterDays: aws.Int64(1), Duration: aws.String("abcd")}})
+	wantAPIError(t, "RotateSecret(missing, Duration=abcd)", err, "ValidationException", "")
+	// A rule the service (not the model) rejects is checked after the lookup.
+	_, err = f.RotateSecret(ctx, &secretsmanager.RotateSecretInput{SecretId: missing, RotationLambdaARN: aws.String(fnARN),
+		RotationRules: &types.RotationRulesType{ScheduleExpression: aws.String("cron(5 10 * * ? *)")}})
+	wantAPIError(t, "RotateSecret(missing, bad cron)", err, "ResourceNotFoundException", "")
+	_, err = f.RotateSecret(ctx, &secretsmanager.RotateSecretInput{SecretId: missing, ClientRequestToken: aws.String("short")})
+	wantAPIError(t, "RotateSecret(missing, short token)", err, "ValidationException", "")
+
+	_, err = f.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: missing, SecretString: aws.String(big)})
+	wantAPIError(t, "PutSecretValue(missing, 65537 bytes)", err, "ValidationException",
+		"1 validation error detected: Value at 'secretString' failed to satisfy constraint: Member must have length less than or equal to 65536")
+	_, err = f.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: missing, SecretString: aws.String("x"), VersionStages: []string{""}})
+	wantAPIError(t, "PutSecretValue(missing, empty label)", err, "ValidationException", "")
+	_, err = f.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String("db"), SecretString: aws.String("")})
+	wantAPIError(t, `PutSecretValue(SecretString="")`, err, "ValidationException",
+		"1 validation error detected: Value at 'secretString' failed to satisfy constraint: Member must have length greater than or equal to 1")
+	_, err = f.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String("db"), SecretBinary: []byte{}})
+	wantAPIError(t, "PutSecretValue(SecretBinary=[])", err, "ValidationException",
+		"1 validation error detected: Value at 'secretBinary' failed to satisfy constraint: Member must have length greater than or equal to 1")
+	// The service's own rule (string or binary) comes after the lookup.
+	_, err = f.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: missing})
+	wantAPIError(t, "PutSecretValue(missing, no value)", err, "ResourceNotFoundException", "")
+
+	_, err = f.UpdateSecret(ctx, &secretsmanager.UpdateSecretInput{SecretId: missing, SecretString: aws.String("")})
+	wantAPIError(t, `UpdateSecret(missing, SecretString="")`, err, "ValidationException",
+		"1 validation error detected: Value at 'secretString' failed to satisfy constraint: Member must have length greater than or equal to 1")
+	_, err = f.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("new"), SecretString: aws.String("")})
+	wantAPIError(t, `CreateSecret(SecretString="")`, err, "ValidationException",
+		"1 validation error detected: Value at 'secretString' failed to satisfy constraint: Member must have length greater than or equal to 1")
 }

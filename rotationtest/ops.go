@@ -37,15 +37,27 @@ func (f *Fake) begin(op string) time.Time {
 	f.count(op)
 	now := f.now()
 	f.secrets = slices.DeleteFunc(f.secrets, func(s *Secret) bool {
-		return s.deleted() && !s.DeletionDate.After(now)
+		purge := s.deleted() && !s.DeletionDate.After(now)
+		if purge {
+			delete(f.issued, s.ARN)
+		}
+		return purge
 	})
 	return now
 }
 
+// checkSecretID checks the required SecretId member.
+func checkSecretID(id *string) error {
+	if id == nil || *id == "" {
+		return errValidation("1 validation error detected: Value null at 'secretId' failed to satisfy constraint: Member must not be null")
+	}
+	return nil
+}
+
 // live finds a secret that is not marked for deletion.
 func (f *Fake) live(id *string) (*Secret, error) {
-	if id == nil || *id == "" {
-		return nil, errValidation("1 validation error detected: Value null at 'secretId' failed to satisfy constraint: Member must not be null")
+	if err := checkSecretID(id); err != nil {
+		return nil, err
 	}
 	s := f.lookup(*id)
 	if s == nil {
@@ -74,34 +86,79 @@ func checkToken(tok string) error {
 	return nil
 }
 
-// checkValue validates a SecretString/SecretBinary pair.
-func checkValue(str *string, bin []byte, required bool) error {
-	if str != nil && bin != nil {
-		return errInvalidParameter("You can't specify both a binary secret value and a string secret value in the same secret.")
-	}
-	if str == nil && bin == nil {
-		if required {
-			return errInvalidParameter("You must provide either SecretString or SecretBinary.")
+// The checks below are split the way AWS splits them: the API model's
+// constraints (lengths, list sizes) are checked by the front end before
+// the secret is even looked up, and fail with ValidationException; the
+// service's own rules (one of string or binary, at most 20 labels) are
+// checked after it, with the service's exceptions. The model checks
+// report every problem at once, as AWS does.
+
+// valueProblems returns the model's complaints about a value: each of
+// SecretString and SecretBinary is 1-65536 bytes. Values are never quoted.
+func valueProblems(str *string, bin []byte) []string {
+	var problems []string
+	for _, m := range []struct {
+		name string
+		set  bool
+		n    int
+	}{{"secretString", str != nil, len(aws.ToString(str))}, {"secretBinary", bin != nil, len(bin)}} {
+		switch {
+		case !m.set:
+		case m.n < 1:
+			problems = append(problems, "Value at '"+m.name+"' failed to satisfy constraint: Member must have length greater than or equal to 1")
+		case m.n > maxSecretSize:
+			problems = append(problems, "Value at '"+m.name+"' failed to satisfy constraint: Member must have length less than or equal to 65536")
 		}
+	}
+	return problems
+}
+
+// stagesProblems returns the model's complaints about VersionStages: a
+// list given must have 1-20 members, each 1-256 characters.
+func stagesProblems(stages []string) []string {
+	if stages == nil {
 		return nil
 	}
-	if str != nil && (len(*str) < 1 || len(*str) > maxSecretSize) {
-		return errValidation("1 validation error detected: Value at 'secretString' failed to satisfy constraint: Member must have length less than or equal to 65536")
+	if len(stages) == 0 {
+		return []string{"Value '[]' at 'versionStages' failed to satisfy constraint: Member must have length greater than or equal to 1"}
 	}
-	if bin != nil && (len(bin) < 1 || len(bin) > maxSecretSize) {
-		return errValidation("1 validation error detected: Value at 'secretBinary' failed to satisfy constraint: Member must have length less than or equal to 65536")
+	for _, st := range stages {
+		if len(st) < 1 || len(st) > 256 {
+			return []string{"Value at 'versionStages' failed to satisfy constraint: Member must have length between 1 and 256"}
+		}
 	}
 	return nil
 }
 
-func checkStages(stages []string) error {
-	if len(stages) > maxStagesPerVersion {
-		return errLimitExceeded("A version can have at most %d staging labels.", maxStagesPerVersion)
+// tokenProblems returns the model's complaint about a ClientRequestToken
+// that is set but not 32-64 characters long.
+func tokenProblems(tok *string) []string {
+	if tok == nil || *tok == "" {
+		return nil // the SDK fills one in
 	}
-	for _, st := range stages {
-		if len(st) < 1 || len(st) > 256 {
-			return errValidation("1 validation error detected: Value at 'versionStages' failed to satisfy constraint: Member must have length between 1 and 256")
-		}
+	if n := len(*tok); n < 32 || n > 64 {
+		return []string{"Value at 'clientRequestToken' failed to satisfy constraint: Member must have length between 32 and 64"}
+	}
+	return nil
+}
+
+// checkModel turns the model's complaints into a ValidationException.
+func checkModel(problems ...[]string) error {
+	all := slices.Concat(problems...)
+	if len(all) == 0 {
+		return nil
+	}
+	return validationError(all)
+}
+
+// checkValue applies the service's rule to a SecretString/SecretBinary
+// pair: not both, and one of them if required.
+func checkValue(str *string, bin []byte, required bool) error {
+	if str != nil && bin != nil {
+		return errInvalidParameter("You can't specify both a binary secret value and a string secret value in the same secret.")
+	}
+	if str == nil && bin == nil && required {
+		return errInvalidParameter("You must provide either SecretString or SecretBinary.")
 	}
 	return nil
 }
@@ -155,34 +212,73 @@ func (f *Fake) putVersion(s *Secret, token string, str *string, bin []byte, stag
 		v.SecretBinary = slices.Clone(bin)
 	}
 	v.RotationToken = rotationToken
+	manual := false
 	for _, st := range stages {
 		if st == stageCurrent && !v.HasStage(stageCurrent) && !slices.Contains(stages, stagePending) {
-			f.abandon(s, now)
+			manual = true
+			f.abandon(s)
 		}
 		s.attach(token, st)
 	}
+	if manual {
+		f.manualWrite(s, now)
+	}
+	f.releaseStale(s) // AWSPENDING may have moved to this version
 	s.LastChangedDate = now
 	s.prune(now)
 	return s.version(token), nil
 }
 
 // abandon removes AWSPENDING wherever it is, as the service does when a
-// manual write moves AWSCURRENT during a rotation, and records
-// RotationAbandoned if a rotation was actually in progress. A manual write
-// also counts as a rotation for the schedule. The caller holds f.mu.
-func (f *Fake) abandon(s *Secret, now time.Time) {
+// manual write moves AWSCURRENT, and, if a rotation was in progress,
+// records RotationAbandoned and releases the rotation's in-flight slot at
+// once, so that RotateSecret works again even while the abandoned
+// rotation's current step still runs (that rotation ends at its next
+// check, see Fake.halted). The caller holds f.mu.
+func (f *Fake) abandon(s *Secret) {
 	p := s.staged(stagePending)
 	if p == nil {
 		return
 	}
 	inProgress := !p.HasStage(stageCurrent)
 	p.removeStage(stagePending)
-	if inProgress {
-		f.record(Event{Name: EventRotationAbandoned, SecretARN: s.ARN, VersionID: p.ID})
-		if s.RotationEnabled != nil && *s.RotationEnabled {
-			s.LastRotatedDate = now
-			f.schedule(s, now)
-		}
+	if !inProgress {
+		return
+	}
+	f.record(Event{Name: EventRotationAbandoned, SecretARN: s.ARN, VersionID: p.ID})
+	if r := f.inflight[s.ARN]; r != nil && r.VersionID == p.ID {
+		r.cancel()
+		delete(f.inflight, s.ARN)
+	}
+	f.pruneIssued(s)
+}
+
+// manualWrite does the schedule's bookkeeping after a manual write moved
+// AWSCURRENT (PutSecretValue or UpdateSecret with default stages). The
+// caller holds f.mu.
+//
+// protocol.md section 2, last bullet of the abandonment rule: such a
+// write "also counts as a rotation for AutomaticallyAfterDays schedules".
+// We read that as holding whether or not a rotation was in progress: the
+// secret's value changed, which is what the days-since-last-rotation
+// schedule measures, so LastRotatedDate becomes now and the next rotation
+// is scheduled from it. rate() and cron() schedules name their windows
+// independently of the last rotation, so a manual write does not count
+// for them: LastRotatedDate stays, and only a NextRotationDate that an
+// abandoned rotation had cleared is set again. (Unconfirmed against AWS;
+// this is the reading that never delays a rotation a cron() schedule
+// promises.)
+func (f *Fake) manualWrite(s *Secret, now time.Time) {
+	if s.RotationEnabled == nil || !*s.RotationEnabled || s.RotationRules == nil {
+		return
+	}
+	if s.RotationRules.AutomaticallyAfterDays > 0 && s.RotationRules.ScheduleExpression == "" {
+		s.LastRotatedDate = now
+		f.schedule(s, now)
+		return
+	}
+	if s.NextRotationDate.IsZero() && f.inflight[s.ARN] == nil {
+		f.schedule(s, now)
 	}
 }
 
@@ -204,6 +300,9 @@ func (f *Fake) CreateSecret(ctx context.Context, in *secretsmanager.CreateSecret
 		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/_+=.@-!", r)) {
 			return nil, errInvalidParameter("Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!")
 		}
+	}
+	if err := checkModel(tokenProblems(in.ClientRequestToken), valueProblems(in.SecretString, in.SecretBinary)); err != nil {
+		return nil, err
 	}
 	if err := checkValue(in.SecretString, in.SecretBinary, false); err != nil {
 		return nil, err
@@ -368,6 +467,12 @@ func (f *Fake) PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretV
 	if in == nil {
 		in = &secretsmanager.PutSecretValueInput{}
 	}
+	if err := checkSecretID(in.SecretId); err != nil {
+		return nil, err
+	}
+	if err := checkModel(tokenProblems(in.ClientRequestToken), valueProblems(in.SecretString, in.SecretBinary), stagesProblems(in.VersionStages)); err != nil {
+		return nil, err
+	}
 	s, err := f.live(in.SecretId)
 	if err != nil {
 		return nil, err
@@ -379,10 +484,8 @@ func (f *Fake) PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretV
 	if err := checkValue(in.SecretString, in.SecretBinary, true); err != nil {
 		return nil, err
 	}
-	if in.VersionStages != nil {
-		if err := checkStages(in.VersionStages); err != nil {
-			return nil, err
-		}
+	if len(in.VersionStages) > maxStagesPerVersion {
+		return nil, errLimitExceeded("A version can have at most %d staging labels.", maxStagesPerVersion)
 	}
 	v, err := f.putVersion(s, token, in.SecretString, in.SecretBinary, in.VersionStages, aws.ToString(in.RotationToken), now)
 	if err != nil {
@@ -403,6 +506,12 @@ func (f *Fake) UpdateSecret(ctx context.Context, in *secretsmanager.UpdateSecret
 	defer f.mu.Unlock()
 	if in == nil {
 		in = &secretsmanager.UpdateSecretInput{}
+	}
+	if err := checkSecretID(in.SecretId); err != nil {
+		return nil, err
+	}
+	if err := checkModel(tokenProblems(in.ClientRequestToken), valueProblems(in.SecretString, in.SecretBinary)); err != nil {
+		return nil, err
 	}
 	s, err := f.live(in.SecretId)
 	if err != nil {
@@ -472,6 +581,7 @@ func (f *Fake) UpdateSecretVersionStage(ctx context.Context, in *secretsmanager.
 			return nil, errInvalidParameter("You can't remove the staging label AWSCURRENT from a version; move it to another version instead.")
 		}
 		s.version(removeFrom).removeStage(stage)
+		f.releaseStale(s)
 		s.LastChangedDate = now
 		s.prune(now) // the version may have lost its last label
 		return out, nil
@@ -493,6 +603,7 @@ func (f *Fake) UpdateSecretVersionStage(ctx context.Context, in *secretsmanager.
 	if removeFrom != "" && removeFrom != moveTo {
 		s.version(removeFrom).removeStage(stage)
 	}
+	f.releaseStale(s)
 	s.LastChangedDate = now
 	s.prune(now)
 	return out, nil
@@ -729,6 +840,7 @@ func (f *Fake) DeleteSecret(ctx context.Context, in *secretsmanager.DeleteSecret
 	out := &secretsmanager.DeleteSecretOutput{ARN: aws.String(s.ARN), Name: aws.String(s.Name)}
 	if force {
 		f.secrets = slices.DeleteFunc(f.secrets, func(x *Secret) bool { return x == s })
+		delete(f.issued, s.ARN)
 		out.DeletionDate = &now
 		return out, nil
 	}

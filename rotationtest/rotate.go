@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/smithy-go"
 	"github.com/rotationkit/rotation"
 	"github.com/rotationkit/rotation/internal/schedule"
 )
@@ -67,11 +68,18 @@ func (fs Functions) CanInvoke(functionARN string) bool {
 }
 
 // LambdaInvoker invokes functions over the Lambda Invoke API
-// (POST /2015-03-31/functions/<name>/invocations), as served by AWS Lambda
-// or the Lambda Runtime Interface Emulator. A step fails when the response
-// status is not 2xx, when the X-Amz-Function-Error header is set, or when
-// the body is a Lambda error document ({"errorMessage": ...}), which is how
-// the emulator reports a function error.
+// (POST /2015-03-31/functions/<name>/invocations), as the Lambda Runtime
+// Interface Emulator serves it. It does not sign its requests, so it works
+// with the emulator or another unauthenticated local Lambda endpoint, not
+// with AWS Lambda itself, which requires SigV4.
+//
+// A step fails when the response status is not 2xx; when the
+// X-Amz-Function-Error header is set (AWS's signal); when the body is a
+// Lambda error document, a JSON object with an errorMessage or an
+// errorType member even if null (the emulator's signal: it answers 200
+// without the header); when the body is the emulator's plain
+// "Task timed out ..." text; and when the body is larger than
+// MaxLambdaResponse.
 type LambdaInvoker struct {
 	// Endpoint is the base URL, for example "http://127.0.0.1:9000".
 	Endpoint string
@@ -81,6 +89,11 @@ type LambdaInvoker struct {
 	// Runtime Interface Emulator answers only the name "function".
 	FunctionName string
 }
+
+// MaxLambdaResponse is the largest response body LambdaInvoker reads: the
+// Lambda limit for a synchronous response payload. A longer body fails the
+// step.
+const MaxLambdaResponse = 6 << 20
 
 // Invoke posts the event to the function named by functionARN (or
 // FunctionName).
@@ -121,22 +134,65 @@ func (l LambdaInvoker) Invoke(ctx context.Context, functionARN string, ev events
 		return fmt.Errorf("invoke %s: %w", name, err)
 	}
 	defer resp.Body.Close()
-	out, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	out, err := io.ReadAll(io.LimitReader(resp.Body, MaxLambdaResponse+1))
 	if err != nil {
 		return fmt.Errorf("invoke %s: reading response: %w", name, err)
 	}
-	var doc struct {
-		ErrorMessage *string `json:"errorMessage"`
-		ErrorType    string  `json:"errorType"`
+	if len(out) > MaxLambdaResponse {
+		return fmt.Errorf("invoke %s: the response body is larger than %d bytes", name, MaxLambdaResponse)
 	}
-	_ = json.Unmarshal(out, &doc) // a success payload need not be an object
-	switch {
-	case resp.StatusCode/100 != 2:
+	if resp.StatusCode/100 != 2 {
 		return fmt.Errorf("invoke %s: status %d: %s", name, resp.StatusCode, truncateBody(out))
-	case resp.Header.Get("X-Amz-Function-Error") != "" || doc.ErrorMessage != nil:
-		return &FunctionError{Type: doc.ErrorType, Message: aws.ToString(doc.ErrorMessage)}
+	}
+	if fe := functionError(resp.Header.Get("X-Amz-Function-Error"), out); fe != nil {
+		return fe
 	}
 	return nil
+}
+
+// functionError returns the function error a 2xx Invoke response reports,
+// or nil if it reports success. header is X-Amz-Function-Error.
+func functionError(header string, body []byte) *FunctionError {
+	// A success payload need not be an object; an error document is one.
+	var doc map[string]json.RawMessage
+	if json.Unmarshal(body, &doc) == nil && doc != nil {
+		rawMsg, hasMsg := doc["errorMessage"]
+		rawType, hasType := doc["errorType"]
+		if hasMsg || hasType {
+			return &FunctionError{Type: jsonText(rawType), Message: jsonText(rawMsg)}
+		}
+	}
+	text := strings.TrimSpace(string(body))
+	var s string
+	if json.Unmarshal(body, &s) == nil {
+		text = s // a JSON string
+	}
+	switch {
+	case header != "":
+		// AWS says the function failed, but the body is not a Lambda
+		// error document: report what it is.
+		if text == "" {
+			text = "X-Amz-Function-Error: " + header
+		}
+		return &FunctionError{Message: truncateBody([]byte(text))}
+	case strings.HasPrefix(text, "Task timed out"):
+		// The emulator's answer to a function that ran out of time.
+		return &FunctionError{Message: truncateBody([]byte(text))}
+	}
+	return nil
+}
+
+// jsonText returns a JSON string's value, "" for null or absent, and any
+// other JSON value as its text, truncated.
+func jsonText(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return ""
+	}
+	var s *string
+	if json.Unmarshal(raw, &s) == nil {
+		return aws.ToString(s)
+	}
+	return truncateBody(raw)
 }
 
 func truncateBody(b []byte) string {
@@ -182,17 +238,30 @@ type Event struct {
 	Message   string        // for failures: the service's message and the cause
 }
 
-// record appends e; the caller holds f.mu.
+// record appends e, dropping the oldest events beyond MaxHistory; the
+// caller holds f.mu.
 func (f *Fake) record(e Event) {
 	e.Time = f.now()
 	f.events = append(f.events, e)
+	if m := f.opts.MaxHistory; m > 0 && len(f.events) > m {
+		// Compact only when twice over, so that recording stays O(1)
+		// amortised.
+		if len(f.events) >= 2*m {
+			f.events = slices.Clone(f.events[len(f.events)-m:])
+		}
+	}
 }
 
-// Events returns the events recorded so far, oldest first.
+// Events returns the events recorded so far, oldest first: the most
+// recent Options.MaxHistory of them if it is set.
 func (f *Fake) Events() []Event {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return slices.Clone(f.events)
+	ev := f.events
+	if m := f.opts.MaxHistory; m > 0 && len(ev) > m {
+		ev = ev[len(ev)-m:]
+	}
+	return slices.Clone(ev)
 }
 
 // Rotation is one rotation the fake ran or is running: all the attempts
@@ -203,13 +272,18 @@ type Rotation struct {
 	FunctionARN string
 	TestOnly    bool // RotateImmediately=false: testSecret only
 
-	done chan struct{}
+	done chan struct{} // closed, under Fake.mu, when the rotation has finished
+	stop chan struct{} // closed when the rotation is cancelled or abandoned
+
+	// restorePending is, for a test-only rotation started while
+	// AWSPENDING sat on the AWSCURRENT version, that version: AWSPENDING
+	// goes back to it when the test version is removed.
+	restorePending string
 
 	mu        sync.Mutex
 	attempts  int
 	err       error
 	cancelled bool
-	tokens    []string
 }
 
 // Done returns a channel closed when the rotation has finished, whether it
@@ -227,7 +301,8 @@ func (r *Rotation) Wait(ctx context.Context) error {
 }
 
 // Err returns nil if the rotation succeeded, the last attempt's error if
-// it failed, and ErrRotationRunning while it runs.
+// it failed, an error matching ErrRotationAbandoned if it was abandoned,
+// and ErrRotationRunning while it runs.
 func (r *Rotation) Err() error {
 	select {
 	case <-r.done:
@@ -246,8 +321,36 @@ func (r *Rotation) Attempts() int {
 	return r.attempts
 }
 
+// cancel stops the rotation after its current step or attempt (see
+// halted) and ends a RetryBackoff wait.
+func (r *Rotation) cancel() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.cancelled {
+		r.cancelled = true
+		close(r.stop)
+	}
+}
+
+func (r *Rotation) isCancelled() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cancelled
+}
+
 // ErrRotationRunning is returned by Rotation.Err while the rotation runs.
 var ErrRotationRunning = errors.New("rotationtest: rotation still running")
+
+// ErrRotationAbandoned is matched (with errors.Is) by the error of a
+// rotation that ended because AWSPENDING left its version while it ran:
+// a manual PutSecretValue or UpdateSecret with default stages (the
+// service's RotationAbandoned), an UpdateSecretVersionStage, or the
+// function itself removing AWSPENDING. Such a rotation is not retried,
+// records no success and leaves LastRotatedDate alone.
+var ErrRotationAbandoned = errors.New("rotationtest: rotation abandoned")
+
+// errFakeStopped fails the steps and rotations that shutdown interrupts.
+var errFakeStopped = errors.New("rotationtest: the fake was shut down")
 
 // StepFailedError is the error of a failed rotation attempt.
 type StepFailedError struct {
@@ -263,6 +366,16 @@ func (e *StepFailedError) Error() string {
 
 // Unwrap returns the cause.
 func (e *StepFailedError) Unwrap() error { return e.Err }
+
+// timeoutError is the cause of a step that overran StepTimeout, worded as
+// Lambda words it. It matches context.DeadlineExceeded.
+type timeoutError struct{ d time.Duration }
+
+func (e timeoutError) Error() string {
+	return fmt.Sprintf("Task timed out after %.2f seconds", e.d.Seconds())
+}
+
+func (e timeoutError) Unwrap() error { return context.DeadlineExceeded }
 
 const rotationTokenAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
 
@@ -283,14 +396,20 @@ func newRotationToken() string {
 // it validates, creates the AWSPENDING placeholder and returns, while the
 // rotation function is invoked in the background. Use Rotation or Wait to
 // wait for the outcome.
+//
+// A request repeating the ClientRequestToken of a rotation of the same
+// secret that the fake still remembers (see Options.MaxHistory), running
+// or finished, is a retry: it gets the same answer and starts nothing, as
+// the SDKs' retry of a request whose response was lost expects.
 func (f *Fake) RotateSecret(ctx context.Context, in *secretsmanager.RotateSecretInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.RotateSecretOutput, error) {
 	now := f.begin("RotateSecret")
 	defer f.mu.Unlock()
 	if in == nil {
 		in = &secretsmanager.RotateSecretInput{}
 	}
-	s, err := f.live(in.SecretId)
-	if err != nil {
+	// The model's constraints are checked first, before the secret is
+	// looked up, as AWS's front end does.
+	if err := checkSecretID(in.SecretId); err != nil {
 		return nil, err
 	}
 	token, err := requestToken(in.ClientRequestToken)
@@ -298,6 +417,7 @@ func (f *Fake) RotateSecret(ctx context.Context, in *secretsmanager.RotateSecret
 		return nil, err
 	}
 	var rules *RotationRules
+	var rulesErr error // a service-level (not model) problem with the rules
 	if in.RotationRules != nil {
 		if d := in.RotationRules.AutomaticallyAfterDays; d != nil && *d < 1 {
 			return nil, errValidation("1 validation error detected: Value '%d' at 'rotationRules.automaticallyAfterDays' failed to satisfy constraint: Member must have value greater than or equal to 1", *d)
@@ -308,9 +428,23 @@ func (f *Fake) RotateSecret(ctx context.Context, in *secretsmanager.RotateSecret
 			Duration:               aws.ToString(in.RotationRules.Duration),
 		}
 		if _, err := parseRules(r); err != nil {
-			return nil, err
+			if code, _ := ErrorCode(err); code == "ValidationException" {
+				return nil, err
+			}
+			rulesErr = err
 		}
 		rules = &r
+	}
+	s, err := f.live(in.SecretId)
+	if err != nil {
+		return nil, err
+	}
+	out := &secretsmanager.RotateSecretOutput{ARN: aws.String(s.ARN), Name: aws.String(s.Name), VersionId: aws.String(token)}
+	if f.rotationOf(s.ARN, token) != nil {
+		return out, nil // a retried request: same answer, nothing started
+	}
+	if rulesErr != nil {
+		return nil, rulesErr
 	}
 	fn := aws.ToString(in.RotationLambdaARN)
 	if fn == "" {
@@ -322,11 +456,7 @@ func (f *Fake) RotateSecret(ctx context.Context, in *secretsmanager.RotateSecret
 	if !f.canInvoke(fn) {
 		return nil, errAccessDenied("Secrets Manager cannot invoke the specified Lambda function. Ensure that the function policy grants access to the principal secretsmanager.amazonaws.com.")
 	}
-	out := &secretsmanager.RotateSecretOutput{ARN: aws.String(s.ARN), Name: aws.String(s.Name), VersionId: aws.String(token)}
 	if p := s.staged(stagePending); p != nil && !p.HasStage(stageCurrent) {
-		if p.ID == token && f.inflight[s.ARN] != nil {
-			return out, nil // a retried request for the rotation already running
-		}
 		return nil, errInvalidRequest("A previous rotation isn't complete. That rotation will be reattempted.")
 	}
 	if f.inflight[s.ARN] != nil {
@@ -340,6 +470,9 @@ func (f *Fake) RotateSecret(ctx context.Context, in *secretsmanager.RotateSecret
 	if testOnly && (cur == nil || cur.Placeholder()) {
 		return nil, errInvalidRequest("You can't test rotation of a secret that has no AWSCURRENT value.")
 	}
+	if f.stopped {
+		return nil, errStopped()
+	}
 
 	s.RotationLambdaARN = fn
 	if rules != nil {
@@ -347,20 +480,41 @@ func (f *Fake) RotateSecret(ctx context.Context, in *secretsmanager.RotateSecret
 	}
 	s.RotationEnabled = aws.Bool(true)
 	v := Version{ID: token, CreatedDate: now}
+	restore := ""
 	if testOnly {
 		v.SecretString = cur.clone().SecretString
 		v.SecretBinary = slices.Clone(cur.SecretBinary)
+		if cur.HasStage(stagePending) {
+			// v1[AWSCURRENT, AWSPENDING]: the test borrows AWSPENDING
+			// and gives it back.
+			restore = cur.ID
+		}
 	}
 	s.Versions = append(s.Versions, v)
 	s.attach(token, stagePending)
 	if testOnly {
 		f.schedule(s, now)
 	} else {
-		// The next rotation is scheduled when this one succeeds.
+		// The next rotation is scheduled when this one ends.
 		s.NextRotationDate = time.Time{}
 	}
-	f.start(s, token, fn, testOnly)
+	f.start(s, token, fn, testOnly, restore)
 	return out, nil
+}
+
+// rotationOf returns the remembered rotation of secret arn with
+// ClientRequestToken token, or nil; the caller holds f.mu.
+func (f *Fake) rotationOf(arn, token string) *Rotation {
+	for i := len(f.rotations) - 1; i >= 0; i-- {
+		if r := f.rotations[i]; r.VersionID == token && r.SecretARN == arn {
+			return r
+		}
+	}
+	return nil
+}
+
+func errStopped() error {
+	return &smithy.GenericAPIError{Code: "ServiceUnavailable", Message: "The service is shutting down and starts no new rotation.", Fault: smithy.FaultServer}
 }
 
 func (f *Fake) canInvoke(fn string) bool {
@@ -403,20 +557,83 @@ func (f *Fake) schedule(s *Secret, now time.Time) {
 	s.NextRotationDate = start
 }
 
+// StopRotations makes the fake start no more rotations: from now on
+// RotateSecret answers ServiceUnavailable (HTTP 503) to a request that
+// would start one, and RunDue starts none. Rotations already running go on,
+// retries included; call Wait for them. It is meant for a server shutting
+// down: stop, Wait (while still serving the rotation functions' calls),
+// then close the listener.
+func (f *Fake) StopRotations() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stopped = true
+}
+
+// shutdown stops every rotation: no further step or attempt starts, and
+// the context of every running invocation is cancelled. Invocations that
+// ignore their context still run; Wait waits for them.
+func (f *Fake) shutdown() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stopped = true
+	f.cancel()
+	for r := range f.running {
+		r.cancel()
+	}
+}
+
 // start launches the background rotation; the caller holds f.mu.
-func (f *Fake) start(s *Secret, token, fn string, testOnly bool) *Rotation {
-	r := &Rotation{SecretARN: s.ARN, VersionID: token, FunctionARN: fn, TestOnly: testOnly, done: make(chan struct{})}
+func (f *Fake) start(s *Secret, token, fn string, testOnly bool, restorePending string) *Rotation {
+	r := &Rotation{
+		SecretARN: s.ARN, VersionID: token, FunctionARN: fn, TestOnly: testOnly,
+		restorePending: restorePending,
+		done:           make(chan struct{}),
+		stop:           make(chan struct{}),
+	}
+	f.pruneIssued(s)
 	f.inflight[s.ARN] = r
 	f.rotations = append(f.rotations, r)
-	f.wg.Add(1)
+	f.running[r] = struct{}{}
 	go f.run(r)
 	return r
 }
 
+// pruneIssued forgets the RotationTokens of s's versions that are no
+// longer pending: no rotation can use them any more. The caller holds f.mu.
+func (f *Fake) pruneIssued(s *Secret) {
+	m := f.issued[s.ARN]
+	for id := range m {
+		if !f.pendingOn(s, id) {
+			delete(m, id)
+		}
+	}
+	if len(m) == 0 {
+		delete(f.issued, s.ARN)
+	}
+}
+
+// issue records tok as sent for r's version; the caller holds f.mu.
+func (f *Fake) issue(r *Rotation, tok string) {
+	m := f.issued[r.SecretARN]
+	if m == nil {
+		m = map[string][]string{}
+		f.issued[r.SecretARN] = m
+	}
+	m[r.VersionID] = append(m[r.VersionID], tok)
+}
+
+// releaseStale releases the in-flight slot of s if its rotation's version
+// no longer carries AWSPENDING: that rotation is abandoned and will end at
+// its next check, and must not block a new one. The caller holds f.mu.
+func (f *Fake) releaseStale(s *Secret) {
+	if r := f.inflight[s.ARN]; r != nil && !f.pendingOn(s, r.VersionID) {
+		r.cancel()
+		delete(f.inflight, s.ARN)
+	}
+}
+
 // run drives one rotation to its end.
 func (f *Fake) run(r *Rotation) {
-	defer f.wg.Done()
-	defer close(r.done)
 	steps := rotation.Steps()
 	attempts := f.opts.RotationAttempts
 	started, succeeded, failed := EventRotationStarted, EventRotationSucceeded, EventRotationFailed
@@ -426,36 +643,48 @@ func (f *Fake) run(r *Rotation) {
 		started, succeeded, failed = EventTestRotationStarted, EventTestRotationSucceeded, EventTestRotationFailed
 	}
 	var err error
-	for attempt := 1; attempt <= attempts; attempt++ {
-		if attempt > 1 && f.opts.RetryBackoff > 0 {
-			time.Sleep(f.opts.RetryBackoff)
+	for attempt := 1; ; attempt++ {
+		if attempt > 1 {
+			f.backoff(r)
 		}
 		f.mu.Lock()
-		s := f.lookup(r.SecretARN)
+		if stop := f.halted(r, true); stop != nil {
+			if err == nil || errors.Is(stop, ErrRotationAbandoned) {
+				err = stop
+			}
+			f.finish(r, err)
+			f.mu.Unlock()
+			return
+		}
 		r.mu.Lock()
-		stop := r.cancelled
 		r.attempts = attempt
 		r.mu.Unlock()
-		if s == nil || s.deleted() || stop || !f.pendingOn(s, r.VersionID) {
-			if err == nil {
-				err = errors.New("rotationtest: rotation abandoned or cancelled")
-			}
-			f.mu.Unlock()
-			break
-		}
 		tok := newRotationToken()
-		r.mu.Lock()
-		r.tokens = append(r.tokens, tok)
-		r.mu.Unlock()
+		f.issue(r, tok)
 		f.record(Event{Name: started, SecretARN: r.SecretARN, VersionID: r.VersionID})
 		f.mu.Unlock()
 
-		err = f.attempt(r, steps, tok)
+		var stopped bool
+		stopped, err = f.attempt(r, steps, tok)
 
 		f.mu.Lock()
-		if err == nil {
+		if !stopped {
+			// Checked in the same critical section as the success
+			// bookkeeping: a rotation abandoned during its last step
+			// neither succeeds nor fails, it ends abandoned.
+			if stop := f.halted(r, false); stop != nil {
+				if err != nil {
+					stop = fmt.Errorf("%w; the step had failed: %w", stop, err)
+				}
+				err, stopped = stop, true
+			}
+		}
+		switch {
+		case stopped:
+			// Abandoned in the middle: no failure of the function.
+		case err == nil:
 			f.record(Event{Name: succeeded, SecretARN: r.SecretARN, VersionID: r.VersionID})
-		} else {
+		default:
 			var sf *StepFailedError
 			step := rotation.Step("")
 			if errors.As(err, &sf) {
@@ -463,35 +692,133 @@ func (f *Fake) run(r *Rotation) {
 			}
 			f.record(Event{Name: failed, SecretARN: r.SecretARN, VersionID: r.VersionID, Step: step, Message: err.Error()})
 		}
-		f.mu.Unlock()
-		if err == nil {
-			break
+		if err == nil || stopped || attempt >= attempts {
+			f.finish(r, err)
+			f.mu.Unlock()
+			return
 		}
+		f.mu.Unlock()
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
+}
+
+// backoff waits RetryBackoff before another attempt, on a timer that the
+// rotation's cancellation and the fake's shutdown cut short.
+func (f *Fake) backoff(r *Rotation) {
+	d := f.opts.RetryBackoff
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-r.stop:
+	case <-f.ctx.Done():
+	}
+}
+
+// halted returns why r must stop, or nil if it may go on; the caller holds
+// f.mu. Before a step (between=false) only the loss of AWSPENDING or of
+// the secret stops it; between attempts a cancellation and a shutdown do
+// too (CancelRotateSecret lets the current attempt finish).
+func (f *Fake) halted(r *Rotation, between bool) error {
+	s := f.lookup(r.SecretARN)
+	switch {
+	case s == nil:
+		return errors.New("rotationtest: the secret was deleted during the rotation")
+	case !f.pendingOn(s, r.VersionID):
+		return f.abandonedError(r)
+	case !between:
+		return nil
+	case s.deleted():
+		return errors.New("rotationtest: the secret was scheduled for deletion during the rotation")
+	case f.ctx.Err() != nil:
+		return errFakeStopped
+	case r.isCancelled():
+		return errors.New("rotationtest: rotation cancelled")
+	}
+	return nil
+}
+
+func (f *Fake) abandonedError(r *Rotation) error {
+	return fmt.Errorf("%w: AWSPENDING is no longer on version %s (a manual write, an UpdateSecretVersionStage or the function itself removed it)", ErrRotationAbandoned, r.VersionID)
+}
+
+// finish ends r with err: the service's bookkeeping, then r is released
+// and marked done. The caller holds f.mu.
+func (f *Fake) finish(r *Rotation, err error) {
+	reattempt := false
 	if s := f.lookup(r.SecretARN); s != nil {
 		now := f.now()
-		if r.TestOnly {
+		switch {
+		case r.TestOnly:
 			s.Versions = slices.DeleteFunc(s.Versions, func(v Version) bool { return v.ID == r.VersionID })
-		} else if err == nil {
-			if p := s.staged(stagePending); p != nil {
-				p.removeStage(stagePending)
+			if v := s.version(r.restorePending); v != nil && v.HasStage(stageCurrent) && s.staged(stagePending) == nil {
+				v.addStage(stagePending)
 			}
+		case err == nil:
+			// halted checked, under this same lock, that AWSPENDING is
+			// on r's version.
+			s.version(r.VersionID).removeStage(stagePending)
 			s.LastRotatedDate = now
 			f.schedule(s, now)
-		} else {
+		case f.pendingOn(s, r.VersionID):
 			// The placeholder stays; "that rotation will be reattempted"
 			// in the next window, which RunDue honours.
+			reattempt = true
 			f.schedule(s, now)
+		default:
+			// Abandoned. A manual write already rescheduled (see
+			// manualWrite); a label removal did not.
+			if s.NextRotationDate.IsZero() {
+				f.schedule(s, now)
+			}
 		}
+		if !reattempt {
+			// Nothing can use this rotation's RotationTokens any more.
+			if m := f.issued[s.ARN]; m != nil {
+				delete(m, r.VersionID)
+				if len(m) == 0 {
+					delete(f.issued, s.ARN)
+				}
+			}
+		}
+	} else {
+		delete(f.issued, r.SecretARN)
+	}
+	if err != nil && !r.TestOnly && !reattempt && !errors.Is(err, ErrRotationAbandoned) && f.lookup(r.SecretARN) != nil {
+		// The last attempt failed, and meanwhile AWSPENDING left.
+		err = fmt.Errorf("%w; the last attempt had failed: %w", f.abandonedError(r), err)
 	}
 	if f.inflight[r.SecretARN] == r {
 		delete(f.inflight, r.SecretARN)
 	}
+	delete(f.running, r)
 	r.mu.Lock()
 	r.err = err
 	r.mu.Unlock()
+	close(r.done)
+	f.trimRotations()
+}
+
+// trimRotations drops the oldest finished rotations beyond MaxHistory; the
+// caller holds f.mu.
+func (f *Fake) trimRotations() {
+	m := f.opts.MaxHistory
+	if m <= 0 {
+		return
+	}
+	drop := len(f.rotations) - len(f.running) - m
+	if drop <= 0 {
+		return
+	}
+	f.rotations = slices.DeleteFunc(f.rotations, func(r *Rotation) bool {
+		if _, running := f.running[r]; drop > 0 && !running {
+			drop--
+			return true
+		}
+		return false
+	})
 }
 
 // pendingOn reports whether AWSPENDING is still on version id; the caller
@@ -502,25 +829,85 @@ func (f *Fake) pendingOn(s *Secret, id string) bool {
 }
 
 // attempt invokes the steps once, in order, stopping at the first failure.
-func (f *Fake) attempt(r *Rotation, steps []rotation.Step, tok string) error {
+// stopped reports that the rotation was abandoned (AWSPENDING left its
+// version, or the secret went) rather than a step failing.
+func (f *Fake) attempt(r *Rotation, steps []rotation.Step, tok string) (stopped bool, err error) {
 	for _, step := range steps {
+		f.mu.Lock()
+		stop := f.halted(r, false)
+		f.mu.Unlock()
+		if stop != nil {
+			return true, stop
+		}
 		ev := events.SecretsManagerSecretRotationEvent{
 			Step:               string(step),
 			SecretID:           r.SecretARN,
 			ClientRequestToken: r.VersionID,
 			RotationToken:      tok,
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), f.opts.StepTimeout)
-		err := f.invoke(ctx, r.FunctionARN, ev)
-		cancel()
-		if err != nil {
-			return &StepFailedError{FunctionARN: r.FunctionARN, Step: step, Err: err}
+		if err := f.invokeStep(r.FunctionARN, ev); err != nil {
+			return false, &StepFailedError{FunctionARN: r.FunctionARN, Step: step, Err: err}
 		}
-		if err := f.checkAfter(r, step); err != nil {
-			return &StepFailedError{FunctionARN: r.FunctionARN, Step: step, Err: err}
+		f.mu.Lock()
+		stop = f.halted(r, false)
+		if stop == nil {
+			err = f.checkAfter(r, step)
+		}
+		f.mu.Unlock()
+		if stop != nil {
+			return true, stop
+		}
+		if err != nil {
+			return false, &StepFailedError{FunctionARN: r.FunctionARN, Step: step, Err: err}
 		}
 	}
-	return nil
+	return false, nil
+}
+
+// invokeStep runs one invocation under StepTimeout. The invoker runs in
+// its own goroutine, so that the step ends at the deadline even if the
+// invoker ignores its context; that goroutine is tracked in f.invocations
+// until it returns, for Wait.
+func (f *Fake) invokeStep(fn string, ev events.SecretsManagerSecretRotationEvent) error {
+	if f.ctx.Err() != nil {
+		return errFakeStopped
+	}
+	ctx, cancel := context.WithTimeout(f.ctx, f.opts.StepTimeout)
+	defer cancel()
+	type result struct {
+		err  error
+		late bool // returned after the deadline (or the shutdown)
+	}
+	res := make(chan result, 1)
+	fin := make(chan struct{})
+	f.mu.Lock()
+	f.invocations[fin] = struct{}{}
+	f.mu.Unlock()
+	go func() {
+		err := f.invoke(ctx, fn, ev)
+		res <- result{err, ctx.Err() != nil}
+		f.mu.Lock()
+		delete(f.invocations, fin)
+		close(fin)
+		f.mu.Unlock()
+	}()
+	select {
+	case r := <-res:
+		if r.late {
+			return f.overrun()
+		}
+		return r.err
+	case <-ctx.Done():
+		return f.overrun()
+	}
+}
+
+// overrun is the cause of a step whose context ended before it returned.
+func (f *Fake) overrun() error {
+	if f.ctx.Err() != nil {
+		return errFakeStopped
+	}
+	return timeoutError{f.opts.StepTimeout}
 }
 
 // invoke calls the invoker, turning a panic into a failed step the way a
@@ -534,10 +921,9 @@ func (f *Fake) invoke(ctx context.Context, fn string, ev events.SecretsManagerSe
 	return f.opts.Invoker.Invoke(ctx, fn, ev)
 }
 
-// checkAfter applies the service's own checks after a step succeeded.
+// checkAfter applies the service's own checks after a step succeeded; the
+// caller holds f.mu.
 func (f *Fake) checkAfter(r *Rotation, step rotation.Step) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	s := f.lookup(r.SecretARN)
 	if s == nil {
 		return errors.New("secret was deleted during rotation")
@@ -548,15 +934,7 @@ func (f *Fake) checkAfter(r *Rotation, step rotation.Step) error {
 		if f.opts.StrictRotationToken && v != nil {
 			// Any token the service issued for this version counts,
 			// including those of an earlier rotation RunDue reattempts.
-			ok := false
-			for _, o := range f.rotations {
-				if o.VersionID == r.VersionID && v.RotationToken != "" {
-					o.mu.Lock()
-					ok = ok || slices.Contains(o.tokens, v.RotationToken)
-					o.mu.Unlock()
-				}
-			}
-			if !ok {
+			if v.RotationToken == "" || !slices.Contains(f.issued[s.ARN][r.VersionID], v.RotationToken) {
 				return fmt.Errorf("Pending secret version %s for Secret %s was not created by Lambda %s. Remove the AWSPENDING staging label and restart rotation.", r.VersionID, s.Name, r.FunctionARN)
 			}
 		}
@@ -588,21 +966,22 @@ func (f *Fake) CancelRotateSecret(ctx context.Context, in *secretsmanager.Cancel
 		out.VersionId = aws.String(p.ID)
 	}
 	if r := f.inflight[s.ARN]; r != nil {
-		r.mu.Lock()
-		r.cancelled = true
-		r.mu.Unlock()
+		r.cancel()
 	}
 	return out, nil
 }
 
-// Rotations returns every rotation started so far, oldest first.
+// Rotations returns the rotations started so far, oldest first: every one
+// that still runs, and the most recent Options.MaxHistory finished ones if
+// it is set.
 func (f *Fake) Rotations() []*Rotation {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.rotations)
 }
 
-// Rotation returns the rotation with ClientRequestToken versionID.
+// Rotation returns the latest rotation with ClientRequestToken versionID
+// among those Rotations returns.
 func (f *Fake) Rotation(versionID string) (*Rotation, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -614,15 +993,32 @@ func (f *Fake) Rotation(versionID string) (*Rotation, bool) {
 	return nil, false
 }
 
-// Wait blocks until no rotation is running.
+// Wait blocks until no rotation is running and no invocation has yet to
+// return, or until ctx is done, and then returns ctx's error. Invocations
+// include those abandoned at StepTimeout whose invoker ignores its
+// context: their rotation has finished, but the invoker may still act on
+// the fake. Wait starts no goroutine, so it leaks none when ctx ends first.
 func (f *Fake) Wait(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() { f.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	for {
+		f.mu.Lock()
+		pending := make([]<-chan struct{}, 0, len(f.running)+len(f.invocations))
+		for r := range f.running {
+			pending = append(pending, r.done)
+		}
+		for c := range f.invocations {
+			pending = append(pending, c)
+		}
+		f.mu.Unlock()
+		if len(pending) == 0 {
+			return nil
+		}
+		for _, c := range pending {
+			select {
+			case <-c:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
 	}
 }
 
@@ -633,8 +1029,10 @@ func (f *Fake) Rotate(ctx context.Context, in *secretsmanager.RotateSecretInput)
 	if err != nil {
 		return nil, err
 	}
-	r, ok := f.Rotation(aws.ToString(out.VersionId))
-	if !ok {
+	f.mu.Lock()
+	r := f.rotationOf(aws.ToString(out.ARN), aws.ToString(out.VersionId))
+	f.mu.Unlock()
+	if r == nil {
 		return nil, errors.New("rotationtest: rotation not found")
 	}
 	return r, r.Wait(ctx)
@@ -643,12 +1041,16 @@ func (f *Fake) Rotate(ctx context.Context, in *secretsmanager.RotateSecretInput)
 // RunDue starts every scheduled rotation whose NextRotationDate has been
 // reached on the fake's clock, reattempting a rotation whose AWSPENDING
 // version is still in place, and waits for them all. Advance a
-// ManualClock, then call RunDue. It returns the rotations it ran.
+// ManualClock, then call RunDue. It returns the rotations it ran. After
+// StopRotations it starts none.
 func (f *Fake) RunDue(ctx context.Context) ([]*Rotation, error) {
 	f.mu.Lock()
 	now := f.now()
 	var started []*Rotation
 	for _, s := range f.secrets {
+		if f.stopped {
+			break
+		}
 		if s.deleted() || s.RotationEnabled == nil || !*s.RotationEnabled || s.NextRotationDate.IsZero() ||
 			s.NextRotationDate.After(now) || f.inflight[s.ARN] != nil || s.RotationLambdaARN == "" || !f.canInvoke(s.RotationLambdaARN) {
 			continue
@@ -661,7 +1063,7 @@ func (f *Fake) RunDue(ctx context.Context) ([]*Rotation, error) {
 			s.attach(token, stagePending)
 		}
 		s.NextRotationDate = time.Time{}
-		started = append(started, f.start(s, token, s.RotationLambdaARN, false))
+		started = append(started, f.start(s, token, s.RotationLambdaARN, false, ""))
 	}
 	f.mu.Unlock()
 	for _, r := range started {

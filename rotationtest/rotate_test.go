@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -1367,5 +1368,565 @@ func TestConcurrentRotation(t *testing.T) {
 	}
 	if succeeded != 5 {
 		t.Errorf("%d RotationSucceeded events, want 5", succeeded)
+	}
+}
+
+// TestStepTimeout: StepTimeout is enforced whether or not the invoker
+// honours its context, a step that returns after the deadline has timed
+// out even if it returns nil, and Fake.Wait waits for an invocation that
+// outlives its deadline.
+func TestStepTimeout(t *testing.T) {
+	const limit = 50 * time.Millisecond
+	wantTimeout := func(t *testing.T, err error) {
+		t.Helper()
+		var sf *rotationtest.StepFailedError
+		if !errors.As(err, &sf) || sf.Step != rotation.StepSet {
+			t.Fatalf("err = %v, want a setSecret StepFailedError", err)
+		}
+		if want := "Task timed out after 0.05 seconds"; !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %q, want it to say %q", err, want)
+		}
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("errors.Is(%v, context.DeadlineExceeded) = false", err)
+		}
+	}
+
+	t.Run("overrun that returns nil", func(t *testing.T) {
+		fx := newFixture(t, rotationtest.Options{StepTimeout: limit, RotationAttempts: 1})
+		fx.r.before = func(ev events.SecretsManagerSecretRotationEvent) error {
+			if ev.Step == string(rotation.StepSet) {
+				time.Sleep(6 * limit) // ignores its context, like a blocking driver call
+			}
+			return nil
+		}
+		start := time.Now()
+		_, err := fx.f.Rotate(timeout(t), rotateInput(v2))
+		wantTimeout(t, err)
+		if d := time.Since(start); d >= 6*limit {
+			t.Errorf("the rotation ended after %v, want it to end at the %v deadline", d, limit)
+		}
+		if err := fx.f.Wait(timeout(t)); err != nil {
+			t.Errorf("Wait: %v", err)
+		}
+		if diff := cmp.Diff([]string{"createSecret", "setSecret"}, fx.r.steps()); diff != "" {
+			t.Errorf("steps (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("honours the context but returns nil", func(t *testing.T) {
+		rot := &rotator{}
+		inv := rotationtest.InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
+			if ev.Step == string(rotation.StepSet) {
+				<-ctx.Done()
+				return nil // the step gave up in time, but reports success
+			}
+			return rot.Invoke(ctx, fn, ev)
+		})
+		f := rotationtest.New(rotationtest.Options{StepTimeout: limit, RotationAttempts: 1, Invoker: inv})
+		rot.f = f
+		seed(t, f, "db", rotationtest.Version{ID: v1, SecretString: aws.String("s3cret"), Stages: []string{cur}})
+		_, err := f.Rotate(timeout(t), rotateInput(v2))
+		wantTimeout(t, err)
+	})
+
+	t.Run("hangs", func(t *testing.T) {
+		release := make(chan struct{})
+		var once sync.Once
+		t.Cleanup(func() { once.Do(func() { close(release) }) })
+		fx := newFixture(t, rotationtest.Options{StepTimeout: limit, RotationAttempts: 2})
+		fx.r.before = func(ev events.SecretsManagerSecretRotationEvent) error {
+			if ev.Step == string(rotation.StepSet) {
+				<-release
+			}
+			return nil
+		}
+		r, err := fx.f.Rotate(timeout(t), rotateInput(v2))
+		wantTimeout(t, err)
+		if r.Attempts() != 2 {
+			t.Errorf("Attempts = %d, want 2: a timed-out step is retried like any failed one", r.Attempts())
+		}
+		// The two abandoned invocations still run: Wait waits for them.
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		if err := fx.f.Wait(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Wait while abandoned invocations run = %v, want context.DeadlineExceeded", err)
+		}
+		once.Do(func() { close(release) })
+		if err := fx.f.Wait(timeout(t)); err != nil {
+			t.Errorf("Wait after the invocations returned: %v", err)
+		}
+		var names []string
+		for _, e := range fx.f.Events() {
+			names = append(names, e.Name)
+		}
+		if slices.Contains(names, rotationtest.EventRotationSucceeded) {
+			t.Errorf("events %v: a late return must not count as success", names)
+		}
+	})
+}
+
+// TestWait: Wait starts no goroutine (none leaks when its context ends
+// first), may run concurrently with RotateSecret, and waits for every
+// rotation, including one started while it waits.
+func TestWait(t *testing.T) {
+	t.Run("no goroutine leak", func(t *testing.T) {
+		release := make(chan struct{})
+		fx := newFixture(t, rotationtest.Options{})
+		fx.r.before = func(events.SecretsManagerSecretRotationEvent) error { <-release; return nil }
+		if _, err := fx.f.RotateSecret(timeout(t), rotateInput(v2)); err != nil {
+			t.Fatal(err)
+		}
+		before := runtime.NumGoroutine()
+		for i := 0; i < 200; i++ {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Microsecond)
+			if err := fx.f.Wait(ctx); err == nil {
+				t.Fatal("Wait returned nil while a rotation runs")
+			}
+			cancel()
+		}
+		if after := runtime.NumGoroutine(); after > before+10 {
+			t.Errorf("goroutines: %d before 200 timed-out Waits, %d after", before, after)
+		}
+		close(release)
+		if err := fx.f.Wait(timeout(t)); err != nil {
+			t.Errorf("Wait: %v", err)
+		}
+	})
+
+	t.Run("concurrent with RotateSecret", func(t *testing.T) {
+		f := rotationtest.New(rotationtest.Options{RotationAttempts: 1, Invoker: rotationtest.InvokerFunc(func(context.Context, string, events.SecretsManagerSecretRotationEvent) error {
+			return errors.New("fails")
+		})})
+		ctx := context.Background()
+		const n = 10
+		for i := 0; i < n; i++ {
+			seed(t, f, fmt.Sprint("s", i), ver(v1, cur))
+		}
+		stop := make(chan struct{})
+		waiterDone := make(chan struct{})
+		go func() {
+			defer close(waiterDone)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				c, cancel := context.WithTimeout(ctx, time.Millisecond)
+				_ = f.Wait(c)
+				cancel()
+			}
+		}()
+		for round := 0; round < 20; round++ {
+			var tokens []string
+			for i := 0; i < n; i++ {
+				out, err := f.RotateSecret(ctx, &secretsmanager.RotateSecretInput{SecretId: aws.String(fmt.Sprint("s", i)), RotationLambdaARN: aws.String(fnARN)})
+				if err != nil {
+					t.Fatalf("round %d: RotateSecret: %v", round, err)
+				}
+				tokens = append(tokens, aws.ToString(out.VersionId))
+			}
+			if err := f.Wait(timeout(t)); err != nil {
+				t.Fatalf("Wait: %v", err)
+			}
+			for i, tok := range tokens {
+				r, ok := f.Rotation(tok)
+				if !ok || r.Err() == rotationtest.ErrRotationRunning {
+					t.Fatalf("rotation %s still running after Wait returned", tok)
+				}
+				if _, err := f.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{SecretId: aws.String(fmt.Sprint("s", i)), VersionStage: aws.String(pend), RemoveFromVersionId: aws.String(tok)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		close(stop)
+		<-waiterDone
+	})
+}
+
+// TestStopRotations: after StopRotations no rotation starts, while the
+// running one goes on and Wait waits for it.
+func TestStopRotations(t *testing.T) {
+	fx := newFixture(t, rotationtest.Options{})
+	seed(t, fx.f, "other", ver(v1, cur))
+	inSet := make(chan struct{})
+	release := make(chan struct{})
+	fx.r.before = func(ev events.SecretsManagerSecretRotationEvent) error {
+		if ev.Step == string(rotation.StepSet) && ev.ClientRequestToken == v2 {
+			close(inSet)
+			<-release
+		}
+		return nil
+	}
+	in := rotateInput(v2)
+	in.RotationRules = &types.RotationRulesType{AutomaticallyAfterDays: aws.Int64(1)}
+	if _, err := fx.f.RotateSecret(timeout(t), in); err != nil {
+		t.Fatal(err)
+	}
+	<-inSet
+	fx.f.StopRotations()
+	other := rotateInput(v3)
+	other.SecretId = aws.String("other")
+	_, err := fx.f.RotateSecret(timeout(t), other)
+	wantAPIError(t, "RotateSecret after StopRotations", err, "ServiceUnavailable", "")
+	close(release)
+	if err := fx.f.Wait(timeout(t)); err != nil {
+		t.Fatalf("Wait: %v", err)
+	}
+	r, _ := fx.f.Rotation(v2)
+	if err := r.Err(); err != nil {
+		t.Errorf("the rotation running at StopRotations: %v, want success", err)
+	}
+	fx.clock.Advance(72 * time.Hour)
+	ran, err := fx.f.RunDue(timeout(t))
+	if err != nil || len(ran) != 0 {
+		t.Errorf("RunDue after StopRotations ran %d rotations (%v), want none", len(ran), err)
+	}
+}
+
+// TestAbandonedRotationStops: once AWSPENDING leaves the rotation's
+// version, the rotation invokes no further step, is not retried, records
+// no success and leaves LastRotatedDate alone, and its error says it was
+// abandoned; whoever took AWSPENDING away.
+func TestAbandonedRotationStops(t *testing.T) {
+	t.Run("manual write during setSecret", func(t *testing.T) {
+		fx := newFixture(t, rotationtest.Options{RotationAttempts: 3})
+		fx.r.before = func(ev events.SecretsManagerSecretRotationEvent) error {
+			if ev.Step == string(rotation.StepSet) {
+				_, err := fx.f.PutSecretValue(context.Background(), putInput("db", v3, "manual"))
+				return err
+			}
+			return nil
+		}
+		in := rotateInput(v2)
+		in.RotationRules = &types.RotationRulesType{ScheduleExpression: aws.String("rate(10 days)")}
+		r, err := fx.f.Rotate(timeout(t), in)
+		if !errors.Is(err, rotationtest.ErrRotationAbandoned) || !strings.Contains(err.Error(), "abandoned") {
+			t.Errorf("Rotate: err = %v, want ErrRotationAbandoned", err)
+		}
+		if diff := cmp.Diff([]string{"createSecret", "setSecret"}, fx.r.steps()); diff != "" {
+			t.Errorf("steps (-want +got): testSecret and finishSecret must not run:\n%s", diff)
+		}
+		if r.Attempts() != 1 {
+			t.Errorf("Attempts = %d, want 1 (no retry)", r.Attempts())
+		}
+		if diff := cmp.Diff(map[string][]string{v1: {prev}, v3: {cur}}, labels(t, fx.f, "db"), sortStrings); diff != "" {
+			t.Errorf("labels: the manual write must stand (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff([]string{rotationtest.EventRotationStarted, rotationtest.EventRotationAbandoned}, eventNames(fx.f)); diff != "" {
+			t.Errorf("events (-want +got):\n%s", diff)
+		}
+		s, _ := fx.f.Secret("db")
+		if !s.LastRotatedDate.IsZero() {
+			t.Errorf("LastRotatedDate = %v, want unset", s.LastRotatedDate)
+		}
+		if s.NextRotationDate.IsZero() {
+			t.Errorf("NextRotationDate unset after an abandoned rotation: the schedule would stop")
+		}
+	})
+
+	t.Run("function removes AWSPENDING in finishSecret", func(t *testing.T) {
+		fx := newFixture(t, rotationtest.Options{RotationAttempts: 3})
+		var f *rotationtest.Fake
+		inv := rotationtest.InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
+			if err := fx.r.Invoke(ctx, fn, ev); err != nil || ev.Step != string(rotation.StepFinish) {
+				return err
+			}
+			_, err := f.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{SecretId: aws.String("db"), VersionStage: aws.String(pend), RemoveFromVersionId: aws.String(ev.ClientRequestToken)})
+			return err
+		})
+		f = rotationtest.New(rotationtest.Options{Clock: fx.clock, RotationAttempts: 3, Invoker: inv})
+		fx.r.f = f
+		seed(t, f, "db", rotationtest.Version{ID: v1, SecretString: aws.String("s3cret"), Stages: []string{cur}})
+		r, err := f.Rotate(timeout(t), rotateInput(v2))
+		if !errors.Is(err, rotationtest.ErrRotationAbandoned) {
+			t.Errorf("Rotate: err = %v, want ErrRotationAbandoned", err)
+		}
+		if r.Attempts() != 1 {
+			t.Errorf("Attempts = %d, want 1", r.Attempts())
+		}
+		if slices.Contains(eventNames(f), rotationtest.EventRotationSucceeded) {
+			t.Errorf("events %v record a success", eventNames(f))
+		}
+		if s, _ := f.Secret("db"); !s.LastRotatedDate.IsZero() {
+			t.Errorf("LastRotatedDate = %v, want unset", s.LastRotatedDate)
+		}
+	})
+}
+
+// TestRotateAfterAbandonment: abandoning a rotation releases the secret at
+// once, so a new RotateSecret works while the abandoned rotation's step is
+// still running.
+func TestRotateAfterAbandonment(t *testing.T) {
+	fx := newFixture(t, rotationtest.Options{RotationAttempts: 3})
+	inSet := make(chan struct{})
+	release := make(chan struct{})
+	fx.r.before = func(ev events.SecretsManagerSecretRotationEvent) error {
+		if ev.Step == string(rotation.StepSet) && ev.ClientRequestToken == v2 {
+			close(inSet)
+			<-release
+		}
+		return nil
+	}
+	if _, err := fx.f.RotateSecret(timeout(t), rotateInput(v2)); err != nil {
+		t.Fatal(err)
+	}
+	<-inSet
+	if _, err := fx.f.PutSecretValue(timeout(t), putInput("db", v3, "manual")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fx.f.RotateSecret(timeout(t), rotateInput(vid(4))); err != nil {
+		t.Fatalf("RotateSecret after the abandonment, while the old step runs: %v", err)
+	}
+	r4, _ := fx.f.Rotation(vid(4))
+	if err := r4.Wait(timeout(t)); err != nil {
+		t.Errorf("the new rotation: %v", err)
+	}
+	close(release)
+	r2, _ := fx.f.Rotation(v2)
+	if err := r2.Wait(timeout(t)); !errors.Is(err, rotationtest.ErrRotationAbandoned) {
+		t.Errorf("the abandoned rotation: %v, want ErrRotationAbandoned", err)
+	}
+	if err := fx.f.Wait(timeout(t)); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string][]string{v3: {prev}, vid(4): {cur}}, labels(t, fx.f, "db"), sortStrings); diff != "" {
+		t.Errorf("labels (-want +got):\n%s", diff)
+	}
+}
+
+// TestManualWriteCountsAsRotation: a manual default-stage write that moves
+// AWSCURRENT counts as a rotation for an AutomaticallyAfterDays schedule
+// even when no rotation runs; not for rate() or cron().
+func TestManualWriteCountsAsRotation(t *testing.T) {
+	tests := []struct {
+		name   string
+		rules  types.RotationRulesType
+		counts bool
+	}{
+		{"AutomaticallyAfterDays", types.RotationRulesType{AutomaticallyAfterDays: aws.Int64(30)}, true},
+		{"rate", types.RotationRulesType{ScheduleExpression: aws.String("rate(30 days)")}, false},
+		{"cron", types.RotationRulesType{ScheduleExpression: aws.String("cron(0 8 1 * ? *)")}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fx := newFixture(t, rotationtest.Options{})
+			in := rotateInput(v2)
+			rules := tt.rules
+			in.RotationRules = &rules
+			if _, err := fx.f.Rotate(timeout(t), in); err != nil {
+				t.Fatal(err)
+			}
+			before, _ := fx.f.Secret("db")
+			written := fx.clock.Advance(10 * 24 * time.Hour)
+			if _, err := fx.f.PutSecretValue(timeout(t), putInput("db", v3, "manual")); err != nil {
+				t.Fatal(err)
+			}
+			after, _ := fx.f.Secret("db")
+			if !tt.counts {
+				if !after.LastRotatedDate.Equal(before.LastRotatedDate) || !after.NextRotationDate.Equal(before.NextRotationDate) {
+					t.Errorf("LastRotatedDate %v -> %v, NextRotationDate %v -> %v; want both unchanged", before.LastRotatedDate, after.LastRotatedDate, before.NextRotationDate, after.NextRotationDate)
+				}
+				return
+			}
+			if !after.LastRotatedDate.Equal(written) {
+				t.Errorf("LastRotatedDate = %v, want the time of the write %v", after.LastRotatedDate, written)
+			}
+			if !after.NextRotationDate.After(before.NextRotationDate) || after.NextRotationDate.Before(written.Add(29*24*time.Hour)) {
+				t.Errorf("NextRotationDate = %v (was %v), want about 30 days after the write at %v", after.NextRotationDate, before.NextRotationDate, written)
+			}
+		})
+	}
+}
+
+// TestRotateSecretIdempotentRetry: RotateSecret retried with the same
+// ClientRequestToken after its rotation finished (the first response was
+// lost) gets the same answer and starts nothing; the same token on
+// another secret is an ordinary request.
+func TestRotateSecretIdempotentRetry(t *testing.T) {
+	fx := newFixture(t, rotationtest.Options{})
+	seed(t, fx.f, "other", ver(v1, cur))
+	first, err := fx.f.RotateSecret(timeout(t), rotateInput(v2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fx.f.Wait(timeout(t)); err != nil {
+		t.Fatal(err)
+	}
+	steps := len(fx.r.steps())
+	again, err := fx.f.RotateSecret(timeout(t), rotateInput(v2))
+	if err != nil {
+		t.Fatalf("retried RotateSecret: %v", err)
+	}
+	if diff := cmp.Diff(first, again, ignoreSDK); diff != "" {
+		t.Errorf("retried RotateSecret output (-first +retry):\n%s", diff)
+	}
+	if err := fx.f.Wait(timeout(t)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(fx.f.Rotations()); n != 1 || len(fx.r.steps()) != steps {
+		t.Errorf("the retry started something: %d rotations, %d invocations (was %d)", n, len(fx.r.steps()), steps)
+	}
+	other := rotateInput(v2)
+	other.SecretId = aws.String("other")
+	out, err := fx.f.RotateSecret(timeout(t), other)
+	if err != nil {
+		t.Fatalf("RotateSecret(other) with a token used on db: %v", err)
+	}
+	if aws.ToString(out.Name) != "other" || len(fx.f.Rotations()) != 2 {
+		t.Errorf("the same token on another secret did not start its own rotation: %+v, %d rotations", out, len(fx.f.Rotations()))
+	}
+	_ = fx.f.Wait(timeout(t))
+}
+
+// TestTestOnlyRestoresPending: RotateImmediately=false from
+// v1[AWSCURRENT, AWSPENDING] leaves v1 with both labels again.
+func TestTestOnlyRestoresPending(t *testing.T) {
+	fx := newFixture(t, rotationtest.Options{})
+	seed(t, fx.f, "db", rotationtest.Version{ID: v1, SecretString: aws.String("s3cret"), Stages: []string{cur, pend}})
+	in := rotateInput(v2)
+	in.RotateImmediately = aws.Bool(false)
+	if _, err := fx.f.Rotate(timeout(t), in); err != nil {
+		t.Fatalf("Rotate: %v", err)
+	}
+	if diff := cmp.Diff(map[string][]string{v1: {cur, pend}}, labels(t, fx.f, "db"), sortStrings); diff != "" {
+		t.Errorf("labels after the test rotation (-want +got):\n%s", diff)
+	}
+}
+
+// TestMaxHistory: MaxHistory caps the events and finished rotations the
+// fake keeps.
+func TestMaxHistory(t *testing.T) {
+	const history = 3
+	fx := newFixture(t, rotationtest.Options{MaxHistory: history})
+	var last []string
+	for i := 0; i < 8; i++ {
+		r, err := fx.f.Rotate(timeout(t), rotateInput(vid(10+i)))
+		if err != nil {
+			t.Fatalf("rotation %d: %v", i, err)
+		}
+		last = append(last, r.VersionID)
+	}
+	if n := len(fx.f.Events()); n != history {
+		t.Errorf("%d events kept, want %d", n, history)
+	}
+	var kept []string
+	for _, r := range fx.f.Rotations() {
+		kept = append(kept, r.VersionID)
+	}
+	if diff := cmp.Diff(last[len(last)-history:], kept); diff != "" {
+		t.Errorf("rotations kept (-want +got):\n%s", diff)
+	}
+	if _, ok := fx.f.Rotation(last[0]); ok {
+		t.Errorf("Rotation(%s) still found beyond MaxHistory", last[0])
+	}
+
+	unlimited := newFixture(t, rotationtest.Options{})
+	for i := 0; i < 5; i++ {
+		if _, err := unlimited.f.Rotate(timeout(t), rotateInput(vid(10+i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(unlimited.f.Rotations()); n != 5 {
+		t.Errorf("MaxHistory 0 kept %d rotations, want all 5", n)
+	}
+}
+
+// TestRetryBackoffIsCancellable: a cancelled or abandoned rotation does
+// not sit out its RetryBackoff.
+func TestRetryBackoffIsCancellable(t *testing.T) {
+	for _, how := range []string{"CancelRotateSecret", "manual write"} {
+		t.Run(how, func(t *testing.T) {
+			fx := newFixture(t, rotationtest.Options{RotationAttempts: 3, RetryBackoff: time.Hour})
+			failed := make(chan struct{})
+			var once sync.Once
+			fx.r.before = func(ev events.SecretsManagerSecretRotationEvent) error {
+				if ev.Step == string(rotation.StepSet) {
+					once.Do(func() { close(failed) })
+					return errors.New("fails")
+				}
+				return nil
+			}
+			if _, err := fx.f.RotateSecret(timeout(t), rotateInput(v2)); err != nil {
+				t.Fatal(err)
+			}
+			<-failed
+			var err error
+			if how == "CancelRotateSecret" {
+				_, err = fx.f.CancelRotateSecret(timeout(t), &secretsmanager.CancelRotateSecretInput{SecretId: aws.String("db")})
+			} else {
+				_, err = fx.f.PutSecretValue(timeout(t), putInput("db", v3, "manual"))
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := fx.f.Wait(timeout(t)); err != nil {
+				t.Fatalf("the rotation still waits out its backoff: %v", err)
+			}
+			r, _ := fx.f.Rotation(v2)
+			if r.Attempts() != 1 {
+				t.Errorf("Attempts = %d, want 1", r.Attempts())
+			}
+		})
+	}
+}
+
+// TestLambdaInvokerErrorBodies: the ways the Invoke API and the Runtime
+// Interface Emulator report a failed or timed-out function.
+func TestLambdaInvokerErrorBodies(t *testing.T) {
+	tests := []struct {
+		name, header, body string
+		wantFnErr          *rotationtest.FunctionError // nil: success
+		wantErr            string                      // a non-function error containing this
+	}{
+		{name: "null payload", body: "null"},
+		{name: "object payload", body: `{"ok":true}`},
+		{name: "string payload", body: `"done"`},
+		{name: "empty payload", body: ``},
+		{name: "null errorMessage", body: `{"errorMessage":null,"errorType":"Runtime.ExitError"}`,
+			wantFnErr: &rotationtest.FunctionError{Type: "Runtime.ExitError"}},
+		{name: "errorType alone", body: `{"errorType":"Runtime.ExitError"}`,
+			wantFnErr: &rotationtest.FunctionError{Type: "Runtime.ExitError"}},
+		{name: "errorMessage alone", body: `{"errorMessage":"boom"}`,
+			wantFnErr: &rotationtest.FunctionError{Message: "boom"}},
+		{name: "header with a non-JSON body", header: "Unhandled", body: "Task timed out",
+			wantFnErr: &rotationtest.FunctionError{Message: "Task timed out"}},
+		{name: "header with an empty body", header: "Unhandled",
+			wantFnErr: &rotationtest.FunctionError{Message: "X-Amz-Function-Error: Unhandled"}},
+		{name: "emulator timeout, plain text", body: "Task timed out after 3.00 seconds",
+			wantFnErr: &rotationtest.FunctionError{Message: "Task timed out after 3.00 seconds"}},
+		{name: "emulator timeout, JSON string", body: `"Task timed out after 3.00 seconds"`,
+			wantFnErr: &rotationtest.FunctionError{Message: "Task timed out after 3.00 seconds"}},
+		{name: "body over the limit", body: `"` + strings.Repeat("a", rotationtest.MaxLambdaResponse) + `"`,
+			wantErr: "larger than"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tt.header != "" {
+					w.Header().Set("X-Amz-Function-Error", tt.header)
+				}
+				_, _ = io.WriteString(w, tt.body)
+			}))
+			defer srv.Close()
+			err := rotationtest.LambdaInvoker{Endpoint: srv.URL, Client: srv.Client()}.Invoke(timeout(t), fnARN, events.SecretsManagerSecretRotationEvent{Step: "createSecret"})
+			var fe *rotationtest.FunctionError
+			switch {
+			case tt.wantErr != "":
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Errorf("Invoke = %v, want an error containing %q", err, tt.wantErr)
+				}
+			case tt.wantFnErr == nil:
+				if err != nil {
+					t.Errorf("Invoke = %v, want success", err)
+				}
+			case !errors.As(err, &fe):
+				t.Errorf("Invoke = %v (%T), want *FunctionError", err, err)
+			default:
+				if diff := cmp.Diff(tt.wantFnErr, fe); diff != "" {
+					t.Errorf("FunctionError (-want +got):\n%s", diff)
+				}
+			}
+		})
 	}
 }

@@ -948,6 +948,11 @@ func TestWireMalformedRequests(t *testing.T) {
 		{"short ClientRequestToken", http.MethodPost, "secretsmanager.PutSecretValue", `{"SecretId":"s","ClientRequestToken":"abc","SecretString":"v"}`, 400, "ValidationException", "clientRequestToken"},
 		{"both values", http.MethodPost, "secretsmanager.PutSecretValue", `{"SecretId":"s","ClientRequestToken":"` + wireVID(5) + `","SecretString":"v","SecretBinary":"AA=="}`, 400, "InvalidParameterException", ""},
 		{"body over the cap", http.MethodPost, "secretsmanager.PutSecretValue", big, 413, "RequestEntityTooLargeException", ""},
+		{"empty VersionStages", http.MethodPost, "secretsmanager.PutSecretValue", `{"SecretId":"s","ClientRequestToken":"` + wireVID(5) + `","SecretString":"v","VersionStages":[]}`, 400, "ValidationException",
+			"1 validation error detected: Value '[]' at 'versionStages' failed to satisfy constraint: Member must have length greater than or equal to 1"},
+		{"empty SecretString", http.MethodPost, "secretsmanager.PutSecretValue", `{"SecretId":"s","ClientRequestToken":"` + wireVID(5) + `","SecretString":""}`, 400, "ValidationException", "Member must have length greater than or equal to 1"},
+		{"oversized value of a missing secret", http.MethodPost, "secretsmanager.PutSecretValue", `{"SecretId":"missing","ClientRequestToken":"` + wireVID(5) + `","SecretString":"` + strings.Repeat("x", 65537) + `"}`, 400, "ValidationException", "less than or equal to 65536"},
+		{"bad Duration for a missing secret", http.MethodPost, "secretsmanager.RotateSecret", `{"SecretId":"missing","ClientRequestToken":"` + wireVID(5) + `","RotationRules":{"AutomaticallyAfterDays":1,"Duration":"abcd"}}`, 400, "ValidationException", "rotationRules.duration"},
 	}
 	for _, tt := range tests {
 		status, hdr, body := rawWire(t, w.srv.URL, tt.method, tt.op, tt.body)

@@ -16,7 +16,10 @@
 // Every call is logged as one line on standard error (operation, secret
 // id, status, error code, duration; never a secret value). The listening
 // address is printed on standard output. SIGINT or SIGTERM shuts the server
-// down: running rotations are given -shutdown-timeout to finish.
+// down: no new rotation starts (RotateSecret answers 503
+// ServiceUnavailable), running rotations are given -shutdown-timeout to
+// finish while the server still answers their functions' calls, then the
+// server stops.
 package main
 
 import (
@@ -132,6 +135,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		StrictRotationToken: c.strictToken,
 		RotationAttempts:    c.rotationAttempts,
 		StepTimeout:         c.stepTimeout,
+		// The server may run for days: remember only recent events and
+		// finished rotations.
+		MaxHistory: maxHistory,
 	}
 	if c.lambdaEndpoint != "" {
 		opts.Invoker = rotationtest.LambdaInvoker{Endpoint: c.lambdaEndpoint, Client: &http.Client{}}
@@ -142,11 +148,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           rotationtest.NewHandler(fake, rotationtest.HandlerOptions{Logger: logger}),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	srv := newHTTPServer(rotationtest.NewHandler(fake, rotationtest.HandlerOptions{Logger: logger}), logger)
 	fmt.Fprintf(stdout, "secretsmanager-local listening on http://%s\n", ln.Addr())
 	logger.Info("listening", "addr", ln.Addr().String(), "region", c.region, "account", c.account,
 		"lambda_endpoint", c.lambdaEndpoint, "schedule_interval", c.scheduleInterval)
@@ -170,13 +172,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("serving: %w", err)
 	}
 
-	logger.Info("shutting down")
-	stopSched()
-	<-schedDone
 	sctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
 	defer cancel()
+	stopSched()
+	<-schedDone
+	// No new rotation from here on, then wait for the running ones while
+	// the server still serves: their functions call back into it. Only
+	// then stop serving.
+	fake.StopRotations()
+	logger.Info("shutting down: no new rotations; waiting for running ones", "timeout", c.shutdownTimeout)
 	var errs []error
-	// Rotations first: their functions call back into this server.
 	if err := fake.Wait(sctx); err != nil {
 		errs = append(errs, fmt.Errorf("waiting for running rotations: %w", err))
 	}
@@ -193,8 +198,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return errors.Join(errs...)
 }
 
+// newHTTPServer returns the server for h, with timeouts that keep a slow
+// or stuck client from holding a connection open for ever.
+func newHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		// A request body is at most rotationtest.MaxRequestBody (1 MiB):
+		// a client that takes longer than this to send one is stuck.
+		ReadTimeout: 30 * time.Second,
+		IdleTimeout: 2 * time.Minute,
+		ErrorLog:    slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+}
+
 // reportEvery is how often finished rotations are looked for and logged.
 const reportEvery = 200 * time.Millisecond
+
+// maxHistory is how many events and finished rotations the fake keeps
+// (rotationtest.Options.MaxHistory), so that memory stays bounded however
+// long the server runs.
+const maxHistory = 1000
 
 // schedule logs finished rotations and, every interval (if positive),
 // starts the scheduled rotations that are due, until ctx is done.
@@ -228,11 +252,24 @@ func schedule(ctx context.Context, fake *rotationtest.Fake, interval time.Durati
 type reporter struct {
 	fake   *rotationtest.Fake
 	logger *slog.Logger
-	logged map[*rotationtest.Rotation]bool // used by one goroutine at a time
+	// logged holds the rotations already logged among those the fake
+	// still remembers; the others are pruned, so it stays within
+	// maxHistory plus the running ones. Used by one goroutine at a time.
+	logged map[*rotationtest.Rotation]bool
 }
 
 func (rep *reporter) sweep() {
-	for _, r := range rep.fake.Rotations() {
+	rotations := rep.fake.Rotations()
+	known := make(map[*rotationtest.Rotation]bool, len(rotations))
+	for _, r := range rotations {
+		known[r] = true
+	}
+	for r := range rep.logged {
+		if !known[r] {
+			delete(rep.logged, r)
+		}
+	}
+	for _, r := range rotations {
 		if rep.logged[r] {
 			continue
 		}

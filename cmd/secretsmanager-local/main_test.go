@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
@@ -28,6 +29,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/rotationkit/rotation/rotationtest"
 )
 
 func TestParseFlags(t *testing.T) {
@@ -410,5 +413,162 @@ func TestStandaloneRotationFailure(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("run: %v", err)
+	}
+}
+
+// TestShutdownLetsRotationsFinish: on shutdown the server first refuses new
+// rotations, then waits for the running one while still answering its
+// function's calls (finishSecret calls back into the server), and only
+// then stops serving.
+func TestShutdownLetsRotationsFinish(t *testing.T) {
+	inSet := make(chan struct{})
+	release := make(chan struct{})
+	var once sync.Once
+	stub := &lambdaStub{}
+	var mu sync.Mutex
+	var stepErrs []string
+	lambda := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ev events.SecretsManagerSecretRotationEvent
+		if err := json.NewDecoder(r.Body).Decode(&ev); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if ev.Step == "setSecret" {
+			once.Do(func() { close(inSet) })
+			<-release
+		}
+		if err := step(context.Background(), stub.sm.Load(), ev); err != nil {
+			mu.Lock()
+			stepErrs = append(stepErrs, ev.Step+": "+err.Error())
+			mu.Unlock()
+			w.Write([]byte(`{"errorMessage":"step failed","errorType":"error"}`))
+			return
+		}
+		mu.Lock()
+		stub.steps = append(stub.steps, ev.Step)
+		mu.Unlock()
+		w.Write([]byte("null"))
+	}))
+	defer lambda.Close()
+	defer func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	}()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stdoutR, stdoutW := io.Pipe()
+	var stderr lockedBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-lambda-endpoint", lambda.URL, "-rotation-attempts", "1",
+			"-schedule-interval", "0", "-shutdown-timeout", "20s"}, stdoutW, &stderr)
+		stdoutW.Close()
+	}()
+	url := readAddress(t, stdoutR)
+	go io.Copy(io.Discard, stdoutR)
+	sm := newClient(url)
+	stub.sm.Store(sm)
+	// No retries: a 503 must be seen as such.
+	once1 := secretsmanager.New(sm.Options(), func(o *secretsmanager.Options) { o.RetryMaxAttempts = 1 })
+	bg := context.Background()
+	for _, name := range []string{"slow", "late"} {
+		if _, err := sm.CreateSecret(bg, &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String("v")}); err != nil {
+			t.Fatalf("CreateSecret(%s): %v", name, err)
+		}
+	}
+	fn := aws.String("arn:aws:lambda:us-east-1:123456789012:function:f")
+	if _, err := sm.RotateSecret(bg, &secretsmanager.RotateSecretInput{SecretId: aws.String("slow"), RotationLambdaARN: fn}); err != nil {
+		t.Fatalf("RotateSecret(slow): %v", err)
+	}
+	select {
+	case <-inSet:
+	case <-time.After(10 * time.Second):
+		t.Fatal("setSecret never invoked")
+	}
+
+	cancel() // SIGTERM
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stderr.String(), "no new rotations"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no shutdown log line:\n%s", stderr.String())
+		}
+	}
+	_, err := once1.RotateSecret(bg, &secretsmanager.RotateSecretInput{SecretId: aws.String("late"), RotationLambdaARN: fn})
+	if code := apiCode(err); code != "ServiceUnavailable" {
+		t.Errorf("RotateSecret during shutdown: %v, want ServiceUnavailable", err)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("run returned (%v) while a rotation was still running", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+
+	close(release)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("run: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("run did not return after the rotation finished")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(stepErrs) > 0 {
+		t.Errorf("steps failed during shutdown: %v", stepErrs)
+	}
+	if diff := cmp.Diff([]string{"createSecret", "setSecret", "testSecret", "finishSecret"}, stub.steps); diff != "" {
+		t.Errorf("steps that succeeded (-want +got):\n%s", diff)
+	}
+	logs := stderr.String()
+	if !strings.Contains(logs, "rotation succeeded") || !strings.Contains(logs, "stopped") {
+		t.Errorf("the log lacks the rotation's success or the stop:\n%s", logs)
+	}
+}
+
+// TestReporterForgetsOldRotations: the reporter's memory of logged
+// rotations follows the fake's bounded history.
+func TestReporterForgetsOldRotations(t *testing.T) {
+	const history = 3
+	fake := rotationtest.New(rotationtest.Options{
+		MaxHistory: history, RotationAttempts: 1,
+		Invoker: rotationtest.InvokerFunc(func(context.Context, string, events.SecretsManagerSecretRotationEvent) error {
+			return errors.New("fails")
+		}),
+	})
+	var logs lockedBuffer
+	rep := &reporter{fake: fake, logger: slog.New(slog.NewTextHandler(&logs, nil)), logged: map[*rotationtest.Rotation]bool{}}
+	ctx := context.Background()
+	if _, err := fake.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("s"), SecretString: aws.String("v")}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 10; i++ {
+		r, err := fake.Rotate(ctx, &secretsmanager.RotateSecretInput{SecretId: aws.String("s"), RotationLambdaARN: aws.String("arn:aws:lambda:us-east-1:123456789012:function:f")})
+		if err == nil {
+			t.Fatal("rotation succeeded, want failure")
+		}
+		// Clear the placeholder so the next rotation may start.
+		if _, err := fake.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{SecretId: aws.String("s"), VersionStage: aws.String("AWSPENDING"), RemoveFromVersionId: aws.String(r.VersionID)}); err != nil {
+			t.Fatal(err)
+		}
+		rep.sweep()
+		if n := len(rep.logged); n > history {
+			t.Fatalf("after %d rotations the reporter remembers %d, want at most %d", i+1, n, history)
+		}
+	}
+	if n := strings.Count(logs.String(), "rotation failed"); n != 10 {
+		t.Errorf("%d rotations logged, want 10", n)
+	}
+}
+
+// TestHTTPServerTimeouts: a client that never finishes its headers or its
+// body cannot hold a connection open for ever.
+func TestHTTPServerTimeouts(t *testing.T) {
+	srv := newHTTPServer(http.NotFoundHandler(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if srv.ReadHeaderTimeout <= 0 || srv.ReadTimeout <= 0 || srv.IdleTimeout <= 0 {
+		t.Errorf("timeouts: ReadHeaderTimeout %v, ReadTimeout %v, IdleTimeout %v; want all positive", srv.ReadHeaderTimeout, srv.ReadTimeout, srv.IdleTimeout)
 	}
 }

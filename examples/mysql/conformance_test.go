@@ -57,6 +57,9 @@ func singleFixture(srv *server, admin bool) rotationtest.Factory {
 				name := "admin/" + user
 				fx.Secret = srv.secret(user, pw, db, map[string]any{"masterarn": name})
 				fx.Others = map[string]string{name: adminSecret}
+				s := testSettings(modeSingle)
+				s.allowedUsers = []string{user}
+				fx.NewHandler = handlerFor(s)
 				fx.MaxCalls = maxCallsAdmin
 			}
 			return fx, nil

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/sha1"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -26,6 +28,8 @@ type connector struct {
 	// params are session variables set on every connection; tests use it
 	// to run under another sql_mode.
 	params map[string]string
+	// admin pins the admin connection (see connector.adminSecret).
+	admin dbsecret.AdminPolicy
 }
 
 // serverInfo is what the rotator needs to know about the server.
@@ -273,12 +277,48 @@ func (s *session) userNameLimit(ctx context.Context) int {
 	}
 }
 
-// setPassword gives every account of user on hosts the password pw, in
-// one statement.
-func (s *session) setPassword(ctx context.Context, user string, hosts []string, pw string) error {
+// nativePasswordHash returns pw's mysql_native_password hash as the
+// server stores it and as PASSWORD() computes it: '*' and the upper-case
+// hex of SHA1(SHA1(pw)), over the password's UTF-8 bytes (what the
+// driver sends at login).
+func nativePasswordHash(pw string) string {
+	h1 := sha1.Sum([]byte(pw))
+	h2 := sha1.Sum(h1[:])
+	return "*" + strings.ToUpper(hex.EncodeToString(h2[:]))
+}
+
+// identifiedBy returns the clause of ALTER USER and CREATE USER that sets
+// the password pw.
+//
+// On MariaDB it is IDENTIFIED BY PASSWORD '<hash>' (mysql_native_password,
+// the plugin IDENTIFIED BY '<password>' sets too): MariaDB writes
+// statements to its general and slow query logs and binary log as they
+// were sent, so the plaintext password never reaches the server, only the
+// hash it stores anyway. On MySQL it is IDENTIFIED BY '<password>', which
+// keeps the account's authentication plugin (caching_sha2_password by
+// default on 8.0, whose hash is salted and cannot be computed here); MySQL
+// rewrites the password as <secret> in those logs (since 5.6.3).
+func (s *session) identifiedBy(pw string) (string, error) {
+	if s.server.mariaDB {
+		lit, err := s.literal(nativePasswordHash(pw))
+		if err != nil {
+			return "", err
+		}
+		return "IDENTIFIED BY PASSWORD " + lit, nil
+	}
 	lit, err := s.literal(pw)
 	if err != nil {
-		return fmt.Errorf("field %q: %w", dbsecret.FieldPassword, err)
+		return "", fmt.Errorf("field %q: %w", dbsecret.FieldPassword, err)
+	}
+	return "IDENTIFIED BY " + lit, nil
+}
+
+// setPassword gives every account of user on hosts the password pw, in
+// one statement (see identifiedBy for what is sent).
+func (s *session) setPassword(ctx context.Context, user string, hosts []string, pw string) error {
+	clause, err := s.identifiedBy(pw)
+	if err != nil {
+		return err
 	}
 	var b strings.Builder
 	b.WriteString("ALTER USER ")
@@ -290,9 +330,9 @@ func (s *session) setPassword(ctx context.Context, user string, hosts []string, 
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(acct + " IDENTIFIED BY " + lit)
+		b.WriteString(acct + " " + clause)
 	}
-	return s.execSecret(ctx, "ALTER USER ... IDENTIFIED BY", b.String(), pw)
+	return s.execSecret(ctx, "ALTER USER ... IDENTIFIED BY", b.String(), pw, nativePasswordHash(pw))
 }
 
 // showGrants returns SHOW GRANTS for acct, one statement per line.

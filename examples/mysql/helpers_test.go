@@ -312,7 +312,8 @@ func (s *server) grantsOf(ctx context.Context, user, host string) ([]string, err
 	return out, rows.Err()
 }
 
-// testSettings returns the settings main would read for m.
+// testSettings returns the settings main would read for m, with
+// DB_ADMIN_ALLOW_PLAINTEXT=true (the test server has no TLS).
 func testSettings(m mode) settings {
-	return settings{mode: m, timeout: 5 * time.Second, policy: dbsecret.MySQL.DefaultPolicy()}
+	return settings{mode: m, timeout: 5 * time.Second, policy: dbsecret.MySQL.DefaultPolicy(), admin: dbsecret.AdminPolicy{AllowPlaintext: true}}
 }

@@ -50,7 +50,7 @@ func TestLambdaEndToEnd(t *testing.T) {
 	sm := rotationtest.NewServer(fake)
 	t.Cleanup(sm.Close)
 	t.Cleanup(func() { _ = fake.Wait(context.Background()) })
-	env := append(lambdatest.AWSEnv(sm.URL, fake.Region()), "ROTATION_MODE=alternating")
+	env := append(lambdatest.AWSEnv(sm.URL, fake.Region()), "ROTATION_MODE=alternating", "DB_ADMIN_ALLOW_PLAINTEXT=true")
 	fn := lambdatest.Start(t, ".", env...)
 	inv = fn.Invoker
 

@@ -10,9 +10,9 @@
 //
 //   - single: one user's password changes in place. When the secret has
 //     "masterarn" the admin secret it names makes the change (for every
-//     host the user is defined for); otherwise the user changes its own
-//     password. Clients holding the old value fail between setSecret and
-//     finishSecret.
+//     host the user is defined for), for the users ALLOWED_USERS lists
+//     only; otherwise the user changes its own password. Clients holding
+//     the old value fail between setSecret and finishSecret.
 //   - alternating: two users, "app" and "app_clone" (ROTATION_CLONE_SUFFIX);
 //     each rotation changes the one not current, logged in with the admin
 //     secret. The clone is created for exactly the hosts the base user has,
@@ -22,8 +22,12 @@
 //     ("app_a,app_b"); only their passwords change.
 //
 // TLS is on by default with certificate and host-name verification;
-// plaintext only when the secret says "ssl": false. See README.md for
-// every variable, the IAM policy and a SAM template.
+// plaintext only when the secret says "ssl": false. The admin credential
+// is used only on the server the admin secret (or DB_ADMIN_ENDPOINT)
+// names, always over verified TLS, and never on an account that can
+// manage accounts or grant privileges. On MariaDB passwords are sent as
+// hashes, so its logs never hold them. See README.md for every variable,
+// the IAM policy and a SAM template.
 //
 // Build for the provided.al2023 runtime from the repository root:
 //
@@ -36,7 +40,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -74,17 +77,19 @@ func main() {
 	lambda.Start(h.Handle)
 }
 
-// Environment variables, besides the password-policy ones dbsecret reads
-// (EXCLUDE_CHARACTERS, PASSWORD_LENGTH, EXCLUDE_NUMBERS,
-// EXCLUDE_PUNCTUATION, EXCLUDE_UPPERCASE, EXCLUDE_LOWERCASE,
-// REQUIRE_EACH_INCLUDED_TYPE) and the AWS SDK's own.
+// Environment variables, besides the AWS SDK's own and those dbsecret
+// reads: the password policy (EXCLUDE_CHARACTERS, PASSWORD_LENGTH,
+// EXCLUDE_NUMBERS, EXCLUDE_PUNCTUATION, EXCLUDE_UPPERCASE,
+// EXCLUDE_LOWERCASE, REQUIRE_EACH_INCLUDED_TYPE), ALLOWED_USERS (single
+// mode with masterarn: the users the admin may change), DB_ADMIN_ENDPOINT
+// and DB_ADMIN_ALLOW_PLAINTEXT (see connector.adminSecret), and
+// TEST_SECRET_ATTEMPTS and TEST_SECRET_BACKOFF.
 const (
 	envMode           = "ROTATION_MODE"            // single | alternating | alternating-precreated
 	envUsers          = "ROTATION_USERS"           // alternating-precreated: "user1,user2" or a JSON array
 	envSuffix         = "ROTATION_CLONE_SUFFIX"    // alternating: default "_clone"
 	envCABundle       = "ROTATION_CA_BUNDLE"       // comma-separated PEM files replacing the default CA bundles
 	envConnectTimeout = "ROTATION_CONNECT_TIMEOUT" // Go duration, default 5s
-	envAllowedUsers   = "ALLOWED_USERS"            // single with masterarn: the users the admin may change, comma-separated
 )
 
 type mode string
@@ -109,7 +114,7 @@ type settings struct {
 	allowedUsers []string
 	// admin pins the admin connection's server and TLS (DB_ADMIN_ENDPOINT,
 	// DB_ADMIN_ALLOW_PLAINTEXT).
-	admin adminConfig
+	admin dbsecret.AdminPolicy
 
 	// sessionParams are session variables for every connection; only
 	// tests set them.
@@ -157,23 +162,19 @@ func loadSettings(lookup func(string) (string, bool)) (settings, error) {
 		}
 		s.users = [2]string{a, b}
 	}
-	if v := get(envAllowedUsers); v != "" {
-		if s.mode != modeSingle {
-			return s, fmt.Errorf("%s is set but %s is not %s (the alternating modes change only the secret's user and its alternate)", envAllowedUsers, envMode, modeSingle)
-		}
-		for _, u := range strings.Split(v, ",") {
-			u = strings.TrimSpace(u)
-			if u == "" {
-				return s, fmt.Errorf("%s has an empty entry; want a comma-separated list of user names", envAllowedUsers)
-			}
-			if err := checkAccountPart(fmt.Sprintf("an entry of %s", envAllowedUsers), u); err != nil {
-				return s, err
-			}
-			if !slices.Contains(s.allowedUsers, u) {
-				s.allowedUsers = append(s.allowedUsers, u)
-			}
+	allowed, err := dbsecret.AllowedUsersFromEnv(lookup)
+	if err != nil {
+		return s, err
+	}
+	if len(allowed) > 0 && s.mode != modeSingle {
+		return s, fmt.Errorf("%s is set but %s is not %s (the alternating modes change only the secret's user and its alternate)", dbsecret.EnvAllowedUsers, envMode, modeSingle)
+	}
+	for _, u := range allowed {
+		if err := checkAccountPart(fmt.Sprintf("an entry of %s", dbsecret.EnvAllowedUsers), u); err != nil {
+			return s, err
 		}
 	}
+	s.allowedUsers = allowed
 	if s.suffix != "" && s.mode != modeAlternating {
 		return s, fmt.Errorf("%s is set but %s is not %s", envSuffix, envMode, modeAlternating)
 	}
@@ -183,10 +184,11 @@ func loadSettings(lookup func(string) (string, bool)) (settings, error) {
 				s.caFiles = append(s.caFiles, f)
 			}
 		}
-		// Load the bundles now, once: a missing or empty file fails the
-		// cold start naming the variable, not the first rotation. The pool
-		// is cached for the life of the process.
-		if err := preloadCAFiles(s.caFiles); err != nil {
+		// Load the bundles now: a missing or empty file fails the cold
+		// start naming the variable, not the first rotation. dbsecret
+		// keeps the pool for the life of the process, so connections do
+		// not read the files again.
+		if _, err := (&dbsecret.Secret{TLS: dbsecret.TLSVerifyFull}).TLSConfig(s.caFiles...); err != nil {
 			return s, fmt.Errorf("%s: %w", envCABundle, err)
 		}
 	}
@@ -196,6 +198,9 @@ func loadSettings(lookup func(string) (string, bool)) (settings, error) {
 			return s, fmt.Errorf("%s must be a positive Go duration such as 5s", envConnectTimeout)
 		}
 		s.timeout = d
+	}
+	if s.admin, err = dbsecret.AdminPolicyFromEnv(dbsecret.MySQL, lookup); err != nil {
+		return s, err
 	}
 	p, err := dbsecret.PolicyFromEnv(dbsecret.MySQL, lookup)
 	if err != nil {
@@ -207,18 +212,20 @@ func loadSettings(lookup func(string) (string, bool)) (settings, error) {
 
 // newRotator builds the rotator for s. client reads the admin secret.
 func newRotator(client strategy.SecretReader, s settings) (rotation.Rotator, error) {
-	c := &connector{caFiles: s.caFiles, timeout: s.timeout, params: s.sessionParams}
-	// The admin secret's server is checked by adminSecret
-	// (dbsecret.ParseAdmin), which also accepts RDS-managed master
-	// secrets that hold no host; the strategy's own match would not.
+	c := &connector{caFiles: s.caFiles, timeout: s.timeout, params: s.sessionParams, admin: s.admin}
+	// The admin secret's server is checked and pinned by
+	// adminConfig.adminSecret, which also accepts RDS-managed master
+	// secrets that hold no host (with DB_ADMIN_ENDPOINT); the strategy's
+	// own match would not.
 	admin := strategy.Admin{Client: client, Field: dbsecret.FieldMasterARN, MatchFields: []string{}}
 	switch s.mode {
 	case modeSingle:
 		svc := passwordService{c: c}
-		return singleUser{
-			self:  &strategy.SingleUser{Service: svc, Policy: s.policy},
-			admin: &strategy.SingleUser{Service: svc, Policy: s.policy, Admin: &admin},
-		}, nil
+		r := singleUser{self: &strategy.SingleUser{Service: svc, Policy: s.policy}, allowed: s.allowedUsers}
+		if len(s.allowedUsers) > 0 {
+			r.admin = &strategy.SingleUser{Service: svc, Policy: s.policy, Admin: &admin, AllowedUsers: s.allowedUsers}
+		}
+		return r, nil
 	case modeAlternating, modePrecreated:
 		a := &strategy.AlternatingUsers{
 			Service: userService{c: c, precreated: s.mode == modePrecreated},
@@ -230,6 +237,11 @@ func newRotator(client strategy.SecretReader, s settings) (rotation.Rotator, err
 			MatchFields: []string{dbsecret.FieldEngine, dbsecret.FieldHost, dbsecret.FieldPort, dbsecret.FieldDBName, dbsecret.FieldMasterARN},
 		}
 		if s.mode == modePrecreated {
+			// Both users, different: an empty pair would silently mean
+			// clone mode.
+			if s.users[0] == "" || s.users[1] == "" || s.users[0] == s.users[1] {
+				return nil, fmt.Errorf("%s=%s needs %s to name two different users", envMode, modePrecreated, envUsers)
+			}
 			a.Users = s.users
 		}
 		return alternating{a}, nil

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -19,6 +21,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"github.com/google/go-cmp/cmp"
 	"github.com/rotationkit/rotation"
+	"github.com/rotationkit/rotation/examples/internal/dbsecret"
 	"github.com/rotationkit/rotation/rotationtest"
 	"github.com/rotationkit/rotation/strategy"
 )
@@ -368,6 +371,8 @@ func TestHostileNames(t *testing.T) {
 					extra := map[string]any{"masterarn": "admin"}
 					if m == modeSingle && i%2 == 0 {
 						extra = nil // the user changes its own password
+					} else if m == modeSingle {
+						s.allowedUsers = []string{user}
 					}
 					r := newRig(t, s, srv.secret(user, pw, db, extra), map[string]string{"admin": admin})
 					r.rotateN(t, 3)
@@ -437,8 +442,8 @@ func TestNameLength(t *testing.T) {
 	}
 	s := &session{}
 	func() {
-		c := &connector{timeout: 5 * time.Second}
-		sec, err := adminSecret(rotation.NewString(admin), rotation.NewString(admin))
+		c := &connector{timeout: 5 * time.Second, admin: dbsecret.AdminPolicy{AllowPlaintext: true}}
+		sec, err := c.adminSecret(rotation.NewString(admin), rotation.NewString(admin))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -534,7 +539,9 @@ func TestRDSManagedAdminSecret(t *testing.T) {
 	au, _ := a.Get("username")
 	ap, _ := a.Get("password")
 	managed := fmt.Sprintf(`{"username":%q,"password":%q}`, au, ap)
-	r := newRig(t, testSettings(modeAlternating), srv.secret(user, pw, db, map[string]any{"masterarn": "rds!db-1234"}), map[string]string{"rds!db-1234": managed})
+	s := testSettings(modeAlternating)
+	s.admin.Host, s.admin.Port = srv.host, srv.port // DB_ADMIN_ENDPOINT
+	r := newRig(t, s, srv.secret(user, pw, db, map[string]any{"masterarn": "rds!db-1234"}), map[string]string{"rds!db-1234": managed})
 	r.rotateN(t, 2)
 
 	other := fmt.Sprintf(`{"engine":"mysql","host":"other.example.com","username":%q,"password":%q}`, au, ap)
@@ -612,6 +619,10 @@ func TestRedact(t *testing.T) {
 }
 
 func TestLoadSettings(t *testing.T) {
+	emptyFile := filepath.Join(t.TempDir(), "empty.pem")
+	if err := os.WriteFile(emptyFile, []byte("not a certificate\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	env := func(kv ...string) func(string) (string, bool) {
 		m := map[string]string{}
 		for i := 0; i+1 < len(kv); i += 2 {
@@ -633,19 +644,73 @@ func TestLoadSettings(t *testing.T) {
 		{env("ROTATION_MODE", "single", "ROTATION_CLONE_SUFFIX", "_b"), "ROTATION_CLONE_SUFFIX is set but"},
 		{env("ROTATION_MODE", "single", "ROTATION_CONNECT_TIMEOUT", "5"), "ROTATION_CONNECT_TIMEOUT must be"},
 		{env("ROTATION_MODE", "single", "PASSWORD_LENGTH", "0"), "PASSWORD_LENGTH"},
+		// Finding 4: names are compared after trimming.
+		{env("ROTATION_MODE", "alternating-precreated", "ROTATION_USERS", "app, app"), "ROTATION_USERS must name two different users"},
+		{env("ROTATION_MODE", "alternating-precreated", "ROTATION_USERS", `["app", " app "]`), "ROTATION_USERS must name two different users"},
+		{env("ROTATION_MODE", "alternating-precreated", "ROTATION_USERS", " ,app"), "ROTATION_USERS must name two different users"},
+		// Finding 2: ALLOWED_USERS applies to single mode only.
+		{env("ROTATION_MODE", "alternating", "ALLOWED_USERS", "app"), "ALLOWED_USERS is set but ROTATION_MODE is not single"},
+		{env("ROTATION_MODE", "single", "ALLOWED_USERS", "app,,b"), "ALLOWED_USERS has an empty entry"},
+		{env("ROTATION_MODE", "single", "ALLOWED_USERS", "app, emoji😀"), "an entry of ALLOWED_USERS"},
+		// Finding 1: the admin endpoint and TLS opt-out.
+		{env("ROTATION_MODE", "single", "DB_ADMIN_ENDPOINT", "db.example.com"), "DB_ADMIN_ENDPOINT must be host:port"},
+		{env("ROTATION_MODE", "single", "DB_ADMIN_ALLOW_PLAINTEXT", "yes"), "DB_ADMIN_ALLOW_PLAINTEXT must be true or false"},
+		// Finding 5: the CA bundles are checked at start.
+		{env("ROTATION_MODE", "single", "ROTATION_CA_BUNDLE", "/nonexistent/ca.pem"), "ROTATION_CA_BUNDLE: "},
+		{env("ROTATION_MODE", "single", "ROTATION_CA_BUNDLE", emptyFile), "ROTATION_CA_BUNDLE: "},
 	}
 	for _, tt := range bad {
 		if _, err := loadSettings(tt.env); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("error = %v, want it to contain %q", err, tt.want)
 		}
 	}
+	for _, users := range [][2]string{{}, {"app", "app"}} {
+		bad := testSettings(modePrecreated)
+		bad.users = users
+		if _, err := newRotator(rotationtest.New(rotationtest.Options{}), bad); err == nil || !strings.Contains(err.Error(), "ROTATION_USERS") {
+			t.Errorf("newRotator with users %q: error = %v, want one naming ROTATION_USERS", users, err)
+		}
+	}
+
+	caA, caB := writeTestCA(t), writeTestCA(t)
 	s, err := loadSettings(env("ROTATION_MODE", "alternating-precreated", "ROTATION_USERS", `["app_a", "app,b"]`,
-		"ROTATION_CA_BUNDLE", "/a.pem, /b.pem", "ROTATION_CONNECT_TIMEOUT", "2s", "PASSWORD_LENGTH", "40"))
+		"ROTATION_CA_BUNDLE", caA+", "+caB, "ROTATION_CONNECT_TIMEOUT", "2s", "PASSWORD_LENGTH", "40"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.mode != modePrecreated || s.users != [2]string{"app_a", "app,b"} || !slices.Equal(s.caFiles, []string{"/a.pem", "/b.pem"}) || s.timeout != 2*time.Second || s.policy.Length != 40 {
+	if s.mode != modePrecreated || s.users != [2]string{"app_a", "app,b"} || !slices.Equal(s.caFiles, []string{caA, caB}) || s.timeout != 2*time.Second || s.policy.Length != 40 {
 		t.Errorf("settings = %+v", s)
+	}
+	if s.admin != (dbsecret.AdminPolicy{}) {
+		t.Errorf("admin policy = %+v, want TLS and no endpoint by default", s.admin)
+	}
+	// The bundles were loaded at start and are kept: with the files gone,
+	// a connection still gets its TLS configuration.
+	if err := os.Remove(caA); err != nil {
+		t.Fatal(err)
+	}
+	sec := &dbsecret.Secret{Host: "db.example.com", TLS: dbsecret.TLSVerifyFull}
+	if cfg, err := sec.TLSConfig(s.caFiles...); err != nil || cfg.RootCAs == nil || cfg.ServerName != "db.example.com" {
+		t.Errorf("TLS configuration after the bundle file was removed: %v, %v; want the pool loaded at start", cfg, err)
+	}
+
+	s, err = loadSettings(env("ROTATION_MODE", "single", "ALLOWED_USERS", " app , other,app", "DB_ADMIN_ENDPOINT", "db.example.com:3307", "DB_ADMIN_ALLOW_PLAINTEXT", "true"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(s.allowedUsers, []string{"app", "other"}) || s.admin != (dbsecret.AdminPolicy{Host: "db.example.com", Port: 3307, AllowPlaintext: true}) {
+		t.Errorf("settings = %+v", s)
+	}
+	// ALLOWED_USERS reaches the strategy, which rotation.New validates.
+	r, err := newRotator(rotationtest.New(rotationtest.Options{}), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if su := r.(singleUser); su.admin == nil || !slices.Equal(su.admin.AllowedUsers, []string{"app", "other"}) {
+		t.Errorf("the admin strategy's AllowedUsers = %v", su.admin)
+	}
+	if err := r.(singleUser).Validate(); err != nil {
+		t.Errorf("Validate: %v", err)
 	}
 	if strings.ContainsAny(s.policy.Alphabet(), `/@"'\ `) {
 		t.Errorf("the default MySQL policy allows characters DSNs cannot carry: %q", s.policy.Alphabet())

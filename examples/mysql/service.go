@@ -36,7 +36,7 @@ func (p passwordService) Change(ctx context.Context, req *strategy.ChangeRequest
 	}
 	var login *dbsecret.Secret
 	if req.Admin {
-		login, err = adminSecret(req.Login, req.New)
+		login, err = p.c.adminSecret(req.Login, req.New)
 	} else {
 		login, err = parseSecret(req.Login)
 	}
@@ -59,17 +59,26 @@ func (p passwordService) Change(ctx context.Context, req *strategy.ChangeRequest
 		if len(hosts) == 0 {
 			return fmt.Errorf("the secret's user (field %q) has no account on the server", dbsecret.FieldUsername)
 		}
+		if err := s.checkUnprivileged(ctx, "the secret's user (field \"username\")", pending.Username, hosts); err != nil {
+			return err
+		}
 		return s.setPassword(ctx, pending.Username, hosts, pending.Password)
 	}
 	if login.Username != pending.Username {
 		return fmt.Errorf("%w: field %q differs between the old and the pending value", strategy.ErrUserMismatch, dbsecret.FieldUsername)
 	}
+	if s.server.mariaDB {
+		// The hash, not PASSWORD('<password>'): MariaDB logs statements
+		// as sent (see identifiedBy).
+		hash, err := s.literal(nativePasswordHash(pending.Password))
+		if err != nil {
+			return err
+		}
+		return s.execSecret(ctx, "SET PASSWORD (own password)", "SET PASSWORD = "+hash, pending.Password, nativePasswordHash(pending.Password))
+	}
 	lit, err := s.literal(pending.Password)
 	if err != nil {
 		return fmt.Errorf("field %q: %w", dbsecret.FieldPassword, err)
-	}
-	if s.server.mariaDB {
-		return s.execSecret(ctx, "SET PASSWORD (own password)", "SET PASSWORD = PASSWORD("+lit+")", pending.Password)
 	}
 	stmt := "ALTER USER CURRENT_USER() IDENTIFIED BY " + lit
 	if s.server.atLeast(8, 0, 13) {
@@ -116,7 +125,7 @@ func (u userService) SetPassword(ctx context.Context, req *strategy.SetPasswordR
 	if pending.Username != req.User {
 		return fmt.Errorf("%w: field %q of the pending value is not the user to change", strategy.ErrUserMismatch, dbsecret.FieldUsername)
 	}
-	admin, err := adminSecret(req.Admin, req.Pending)
+	admin, err := u.c.adminSecret(req.Admin, req.Pending)
 	if err != nil {
 		return err
 	}
@@ -144,6 +153,9 @@ func (u userService) SetPassword(ctx context.Context, req *strategy.SetPasswordR
 			}
 			return fmt.Errorf("%s to change (field %q of the pending value) has no account on the server", what, dbsecret.FieldUsername)
 		}
+		if err := s.checkUnprivileged(ctx, fmt.Sprintf("the user to change (field %q)", dbsecret.FieldUsername), req.User, userHosts); err != nil {
+			return err
+		}
 		return s.setPassword(ctx, req.User, userHosts, pending.Password)
 	}
 	baseHosts, err := s.hosts(ctx, req.Base)
@@ -153,11 +165,17 @@ func (u userService) SetPassword(ctx context.Context, req *strategy.SetPasswordR
 	if len(baseHosts) == 0 {
 		return errors.New("the base user (the current user without the clone suffix) has no account on the server")
 	}
+	if err := s.checkUnprivileged(ctx, "the base user (field \"username\" without the suffix)", req.Base, baseHosts); err != nil {
+		return err
+	}
+	if err := s.checkUnprivileged(ctx, "the alternate user (field \"username\")", req.User, userHosts); err != nil {
+		return err
+	}
 	throwaway, err := rotation.PasswordPolicy{Length: 32, ExcludePunctuation: true}.Generate()
 	if err != nil {
 		return err
 	}
-	tmp, err := s.literal(throwaway)
+	tmp, err := s.identifiedBy(throwaway)
 	if err != nil {
 		return err
 	}
@@ -170,7 +188,7 @@ func (u userService) SetPassword(ctx context.Context, req *strategy.SetPasswordR
 			return err
 		}
 		// IF NOT EXISTS: an overlapping invocation may have created it.
-		if err := s.execSecret(ctx, "CREATE USER for the alternate user", "CREATE USER IF NOT EXISTS "+acct+" IDENTIFIED BY "+tmp, throwaway); err != nil {
+		if err := s.execSecret(ctx, "CREATE USER for the alternate user", "CREATE USER IF NOT EXISTS "+acct+" "+tmp, throwaway, nativePasswordHash(throwaway)); err != nil {
 			return err
 		}
 	}
@@ -194,35 +212,89 @@ func (u userService) SetPassword(ctx context.Context, req *strategy.SetPasswordR
 // singleUser is the single-user rotator: strategy.SingleUser, with the
 // admin secret used when the secret names one (field "masterarn") and
 // the user changing its own password otherwise.
+//
+// The admin path needs ALLOWED_USERS: the user whose password is reset
+// comes from the rotated secret, so without a list whoever can write that
+// secret could have the admin reset any account (root's included) and
+// read the new password back. The strategy enforces the list and refuses
+// the admin's own user; passwordService.Change also refuses privileged
+// accounts (see checkUnprivileged). A secret without "masterarn" while
+// ALLOWED_USERS is set is refused too: the configuration says the admin
+// makes the changes, and a secret that silently stopped naming it is a
+// mistake or tampering.
 type singleUser struct {
-	self, admin *strategy.SingleUser
+	self, admin *strategy.SingleUser // admin is nil without ALLOWED_USERS
+	allowed     []string
 }
 
 var _ rotation.Rotator = singleUser{}
 
-func (r singleUser) pick(s *rotation.Secret) *strategy.SingleUser {
-	if v, ok, err := s.Lookup(dbsecret.FieldMasterARN); err == nil && ok && v != "" {
-		return r.admin
+// Validate checks both strategies' configuration; rotation.New calls it.
+func (r singleUser) Validate() error {
+	if err := r.self.Validate(); err != nil {
+		return err
 	}
-	return r.self
+	if r.admin != nil {
+		return r.admin.Validate()
+	}
+	return nil
 }
 
-// Create returns the current value with a new password.
+// pick returns the strategy for the secret s, or an error naming
+// ALLOWED_USERS when the secret and the configuration disagree.
+func (r singleUser) pick(s *rotation.Secret) (*strategy.SingleUser, error) {
+	v, ok, err := s.Lookup(dbsecret.FieldMasterARN)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case ok && v != "" && r.admin == nil:
+		return nil, fmt.Errorf("the secret names an admin secret (field %q) but %s is not set: "+
+			"list the users the admin may change, so that the rotated secret alone cannot choose whose password is reset", dbsecret.FieldMasterARN, dbsecret.EnvAllowedUsers)
+	case ok && v != "":
+		return r.admin, nil
+	case r.admin != nil:
+		return nil, fmt.Errorf("%s is set but the secret names no admin secret (field %q): "+
+			"%s applies only to secrets rotated by the admin; remove it or add the field", dbsecret.EnvAllowedUsers, dbsecret.FieldMasterARN, dbsecret.EnvAllowedUsers)
+	}
+	return r.self, nil
+}
+
+// Create returns the current value with a new password. With an admin it
+// checks ALLOWED_USERS first, so a user not listed fails before anything
+// is written.
 func (r singleUser) Create(ctx context.Context, req *rotation.CreateRequest) (*rotation.CreateResponse, error) {
-	if _, err := parseSecret(req.Current); err != nil {
+	cur, err := parseSecret(req.Current)
+	if err != nil {
 		return nil, fmt.Errorf("current value: %w", err)
 	}
-	return r.pick(req.Current).Create(ctx, req)
+	s, err := r.pick(req.Current)
+	if err != nil {
+		return nil, err
+	}
+	if s == r.admin && !slices.Contains(r.allowed, cur.Username) {
+		return nil, fmt.Errorf("%w: field %q of the current value names a user that is not in %s; the admin changes only the users listed there",
+			strategy.ErrUserMismatch, dbsecret.FieldUsername, dbsecret.EnvAllowedUsers)
+	}
+	return s.Create(ctx, req)
 }
 
 // Set installs the pending password.
 func (r singleUser) Set(ctx context.Context, req *rotation.SetRequest) (*rotation.SetResponse, error) {
-	return r.pick(req.Pending).Set(ctx, req)
+	s, err := r.pick(req.Pending)
+	if err != nil {
+		return nil, err
+	}
+	return s.Set(ctx, req)
 }
 
 // Test checks that the pending value authenticates.
 func (r singleUser) Test(ctx context.Context, req *rotation.TestRequest) (*rotation.TestResponse, error) {
-	return r.pick(req.Pending).Test(ctx, req)
+	s, err := r.pick(req.Pending)
+	if err != nil {
+		return nil, err
+	}
+	return s.Test(ctx, req)
 }
 
 // alternating wraps strategy.AlternatingUsers to validate the current
@@ -257,17 +329,4 @@ func parseSecret(s *rotation.Secret) (*dbsecret.Secret, error) {
 		return nil, fmt.Errorf("%w: %w", rotation.ErrInvalidSecret, err)
 	}
 	return sec, nil
-}
-
-// adminSecret parses the admin credential for the server of the
-// secret being rotated, with dbsecret.ParseAdmin: an admin secret naming
-// another host or port is refused; one holding only username and
-// password (the master-user secret RDS manages) takes the rotated
-// secret's engine, host, port and TLS fields.
-func adminSecret(admin, user *rotation.Secret) (*dbsecret.Secret, error) {
-	u, err := parseSecret(user)
-	if err != nil {
-		return nil, err
-	}
-	return dbsecret.ParseAdmin(admin, u, dbsecret.MySQL)
 }

@@ -37,9 +37,12 @@ func newPassword() string {
 // superuser: CREATEROLE, with ADMIN OPTION on the base role (what
 // PostgreSQL 16+ requires to grant it; RDS's master user has it).
 func makeSetup(d *testDB, mode Mode, withAdmin bool) (*setup, error) {
-	st := &setup{cfg: config{mode: mode, policy: dbsecret.PostgreSQL.DefaultPolicy(), checkPassword: checkPasswordFor(d.srv)}}
+	st := &setup{cfg: d.srv.configure(config{mode: mode, policy: dbsecret.PostgreSQL.DefaultPolicy(), checkPassword: checkPasswordFor(d.srv)})}
 	user, pw := uniqueName("app"), newPassword()
 	st.base = user
+	if mode == ModeSingle && withAdmin {
+		st.cfg.allowedUsers = []string{user}
+	}
 	var extra []any
 	if withAdmin || mode != ModeSingle {
 		admin, apw := uniqueName("admin"), newPassword()

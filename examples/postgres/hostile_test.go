@@ -42,7 +42,7 @@ func TestHostileNames(t *testing.T) {
 			t.Run(string(mode)+"/"+name, func(t *testing.T) {
 				user := name + "_" + randHex(3)
 				d.role(t, user, hostilePassword, "LOGIN")
-				cfg := config{mode: mode, policy: dbsecret.PostgreSQL.DefaultPolicy(), checkPassword: check}
+				cfg := srv.configure(config{mode: mode, policy: dbsecret.PostgreSQL.DefaultPolicy(), checkPassword: check})
 				secret := d.secretJSON(user, hostilePassword)
 				var others map[string]string
 				if mode == ModeAlternating {

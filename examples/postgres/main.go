@@ -5,9 +5,17 @@
 // IAM policy and a SAM template.
 //
 // Passwords never reach the server in plaintext: the function computes a
-// SCRAM-SHA-256 verifier and sends ALTER ROLE ... PASSWORD '<verifier>'.
-// Connections use TLS with certificate verification unless the secret says
-// "ssl": false.
+// SCRAM-SHA-256 verifier and sends ALTER ROLE ... PASSWORD '<verifier>',
+// and it logs in only with SCRAM-SHA-256 (channel-bound over TLS), never
+// with a cleartext password. Connections use TLS with certificate
+// verification unless the secret says "ssl": false. The admin credential
+// goes only to the server the admin secret or DB_ADMIN_ENDPOINT names, over
+// verified TLS, and in single-user mode changes only the users listed in
+// ALLOWED_USERS.
+//
+// Everything is read and built once, at cold start: the configuration
+// (configFromEnv), the base connection configuration (newRotator) and,
+// on first use, the CA bundles.
 package main
 
 import (

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/rotationkit/rotation"
 	"github.com/rotationkit/rotation/examples/internal/dbsecret"
+	"github.com/rotationkit/rotation/rotationtest"
 	"github.com/rotationkit/rotation/strategy"
 )
 
@@ -45,6 +46,13 @@ func TestConfigFromEnv(t *testing.T) {
 		{map[string]string{"ROTATION_MODE": "single", "CA_BUNDLE": "/nonexistent/ca.pem"}, "CA_BUNDLE"},
 		{map[string]string{"ROTATION_MODE": "single", "CONNECT_TIMEOUT": "soon"}, "CONNECT_TIMEOUT"},
 		{map[string]string{"ROTATION_MODE": "single", "PASSWORD_LENGTH": "0"}, "PASSWORD_LENGTH"},
+		{map[string]string{"ROTATION_MODE": "alternating", "ALLOWED_USERS": "app"}, "ALLOWED_USERS"},
+		{map[string]string{"ROTATION_MODE": "single", "ALLOWED_USERS": "app,,b"}, "ALLOWED_USERS"},
+		{map[string]string{"ROTATION_MODE": "single", "ALLOWED_USERS": strings.Repeat("x", 64)}, "ALLOWED_USERS"},
+		{map[string]string{"ROTATION_MODE": "single", "DB_ADMIN_ENDPOINT": "db.example.com"}, "DB_ADMIN_ENDPOINT"},
+		{map[string]string{"ROTATION_MODE": "alternating", "DB_ADMIN_ENDPOINT": "db.example.com:99999"}, "DB_ADMIN_ENDPOINT"},
+		{map[string]string{"ROTATION_MODE": "alternating", "DB_ADMIN_ALLOW_PLAINTEXT": "yes please"}, "DB_ADMIN_ALLOW_PLAINTEXT"},
+		{map[string]string{"ROTATION_MODE": "single", "DB_ALLOW_MD5": "maybe"}, "DB_ALLOW_MD5"},
 	} {
 		if _, err := configFromEnv(env(tc.env)); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("configFromEnv(%v) = %v, want an error naming %s", tc.env, err, tc.want)
@@ -90,4 +98,75 @@ func TestCreateValidatesUpFront(t *testing.T) {
 		t.Errorf("alternating without masterarn: %v", err)
 	}
 	var _ strategy.SecretReader = noSecrets{}
+}
+
+// TestConfigAdminVariables: ALLOWED_USERS, DB_ADMIN_ENDPOINT,
+// DB_ADMIN_ALLOW_PLAINTEXT and DB_ALLOW_MD5 reach the service.
+func TestConfigAdminVariables(t *testing.T) {
+	c, err := configFromEnv(env(map[string]string{
+		"ROTATION_MODE": "single", "ALLOWED_USERS": " app , report ", "DB_ADMIN_ENDPOINT": "db.example.com:6543",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(c.allowedUsers, ",") != "app,report" || c.admin != (dbsecret.AdminPolicy{Host: "db.example.com", Port: 6543}) || c.allowMD5 {
+		t.Errorf("config = %+v", c)
+	}
+	sv, err := newService(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sv.requireAuth != "scram-sha-256" || sv.channelBinding != "require" || sv.admin != c.admin || len(sv.allowedUsers) != 2 {
+		t.Errorf("service = %+v", sv)
+	}
+	c, err = configFromEnv(env(map[string]string{"ROTATION_MODE": "alternating", "DB_ADMIN_ALLOW_PLAINTEXT": "true", "DB_ALLOW_MD5": "true"}))
+	if err != nil || !c.admin.AllowPlaintext || !c.allowMD5 {
+		t.Fatalf("config = %+v, %v", c, err)
+	}
+	if sv, err = newService(c); err != nil || sv.requireAuth != "scram-sha-256,md5" || sv.channelBinding != "prefer" {
+		t.Errorf("service with md5 = %+v, %v", sv, err)
+	}
+}
+
+type oneSecret string
+
+func (s oneSecret) GetSecretValue(context.Context, *secretsmanager.GetSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	v := string(s)
+	return &secretsmanager.GetSecretValueOutput{SecretString: &v}, nil
+}
+
+// TestSingleAdminNeedsAllowedUsers: in single-user mode a secret with
+// "masterarn" is refused in createSecret when ALLOWED_USERS is not set,
+// with an error naming the variable; rotation.New validates the strategy
+// (AllowedUsers with Admin) through the wrappers.
+func TestSingleAdminNeedsAllowedUsers(t *testing.T) {
+	r, err := newRotator(config{mode: ModeSingle, policy: dbsecret.PostgreSQL.DefaultPolicy()}, noSecrets{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur := rotation.NewString(`{"engine":"postgres","host":"h","username":"victim","password":"p","masterarn":"rds!db-1"}`)
+	_, err = r.Create(context.Background(), &rotation.CreateRequest{Current: cur})
+	if err == nil || !strings.Contains(err.Error(), "ALLOWED_USERS") {
+		t.Errorf("Create with masterarn and no ALLOWED_USERS: %v, want an error naming ALLOWED_USERS", err)
+	}
+	_, err = r.Set(context.Background(), &rotation.SetRequest{Pending: cur})
+	if err == nil || !strings.Contains(err.Error(), "ALLOWED_USERS") {
+		t.Errorf("Set with masterarn and no ALLOWED_USERS: %v, want an error naming ALLOWED_USERS", err)
+	}
+	// Without masterarn, single-user rotation needs no ALLOWED_USERS.
+	if _, err := r.Create(context.Background(), &rotation.CreateRequest{Current: rotation.NewString(`{"engine":"postgres","host":"h","username":"app","password":"p"}`)}); err != nil {
+		t.Errorf("Create without masterarn: %v", err)
+	}
+	// The strategy's own validation runs through validating and singleUser.
+	v, ok := r.(interface{ Validate() error })
+	if !ok {
+		t.Fatal("the rotator has no Validate method")
+	}
+	if err := v.Validate(); err != nil {
+		t.Errorf("Validate: %v", err)
+	}
+	bad := &validating{next: &singleUser{own: &strategy.SingleUser{Service: &service{}}, withAdmin: &strategy.SingleUser{Service: &service{}, Admin: &strategy.Admin{Client: oneSecret("{}")}}}}
+	if _, err := rotation.New(rotationtest.New(rotationtest.Options{}), bad); err == nil || !strings.Contains(err.Error(), "AllowedUsers") {
+		t.Errorf("rotation.New with an admin and no AllowedUsers: %v", err)
+	}
 }

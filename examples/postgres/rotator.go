@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,6 +37,18 @@ const (
 	envCloneSuffix    = "CLONE_SUFFIX"
 	envCABundle       = "CA_BUNDLE"
 	envConnectTimeout = "CONNECT_TIMEOUT"
+	// envAllowedUsers lists the users the admin may change in single-user
+	// mode; required when a secret names an admin secret (masterarn).
+	envAllowedUsers = dbsecret.EnvAllowedUsers
+	// envAdminEndpoint pins the server the admin credential is sent to
+	// when the admin secret names no host (host:port).
+	envAdminEndpoint = dbsecret.EnvAdminEndpoint
+	// envAdminAllowPlaintext, for tests against a local server only, lets
+	// the admin connection follow the secrets' TLS settings.
+	envAdminAllowPlaintext = dbsecret.EnvAdminAllowPlaintext
+	// envAllowMD5 accepts md5 password authentication besides
+	// SCRAM-SHA-256 (and then does not require channel binding).
+	envAllowMD5 = "DB_ALLOW_MD5"
 )
 
 // config is the function's configuration, read once in main.
@@ -46,8 +59,19 @@ type config struct {
 	suffix         string    // ModeAlternating; "" means "_clone"
 	caFiles        []string
 	connectTimeout time.Duration
-	// checkPassword is service.checkPassword: tests only.
+	// allowedUsers (ModeSingle) are the users the admin may change.
+	allowedUsers []string
+	// admin pins where and how the admin credential is used.
+	admin dbsecret.AdminPolicy
+	// allowMD5 accepts md5 password authentication.
+	allowMD5 bool
+
+	// Tests only:
+	// checkPassword is service.checkPassword.
 	checkPassword func(ctx context.Context, s *dbsecret.Secret) error
+	// requireAuth, if set, replaces the pgconn RequireAuth value derived
+	// from allowMD5 (tests against a "trust" server add "none").
+	requireAuth string
 }
 
 // configFromEnv reads the configuration through lookup (os.LookupEnv).
@@ -55,6 +79,7 @@ type config struct {
 func configFromEnv(lookup func(string) (string, bool)) (config, error) {
 	get := func(k string) string { v, _ := lookup(k); return strings.TrimSpace(v) }
 	var c config
+	var err error
 	switch m := Mode(strings.ToLower(get(envMode))); m {
 	case ModeSingle, ModeAlternating, ModeAlternatingPrecreated:
 		c.mode = m
@@ -96,6 +121,27 @@ func configFromEnv(lookup func(string) (string, bool)) (config, error) {
 			}
 		}
 	}
+	if c.allowedUsers, err = dbsecret.AllowedUsersFromEnv(lookup); err != nil {
+		return c, err
+	}
+	if len(c.allowedUsers) > 0 && c.mode != ModeSingle {
+		return c, fmt.Errorf("%s is set but %s is %s; it is used only in mode %s (the alternating modes change only the secret's user and its alternate, after the current credential has authenticated)", envAllowedUsers, envMode, c.mode, ModeSingle)
+	}
+	for _, u := range c.allowedUsers {
+		if len(u) > maxIdentifierBytes {
+			return c, fmt.Errorf("%s: a user name is longer than %d bytes", envAllowedUsers, maxIdentifierBytes)
+		}
+	}
+	if c.admin, err = dbsecret.AdminPolicyFromEnv(dbsecret.PostgreSQL, lookup); err != nil {
+		return c, err
+	}
+	if v := get(envAllowMD5); v != "" {
+		b, err := strconv.ParseBool(strings.ToLower(v))
+		if err != nil {
+			return c, fmt.Errorf("%s must be true or false", envAllowMD5)
+		}
+		c.allowMD5 = b
+	}
 	if v := get(envConnectTimeout); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
@@ -103,28 +149,35 @@ func configFromEnv(lookup func(string) (string, bool)) (config, error) {
 		}
 		c.connectTimeout = d
 	}
-	p, err := dbsecret.PolicyFromEnv(dbsecret.PostgreSQL, lookup)
-	if err != nil {
+	if c.policy, err = dbsecret.PolicyFromEnv(dbsecret.PostgreSQL, lookup); err != nil {
 		return c, err
 	}
-	c.policy = p
 	return c, nil
 }
 
-// newRotator builds the rotator for c. sm reads the admin secret; it is
-// the same client the Handler uses.
+// newRotator builds the rotator for c, at cold start: the service's
+// base connection configuration is built here, once. sm reads the admin
+// secret; it is the same client the Handler uses.
 func newRotator(c config, sm strategy.SecretReader) (rotation.Rotator, error) {
-	svc := &service{caFiles: c.caFiles, connectTimeout: c.connectTimeout, checkPassword: c.checkPassword}
-	// ParseAdmin checks that the admin secret is for the same server and
-	// accepts admin secrets without a host (RDS-managed master secrets),
-	// which the strategy's default match on "host" would refuse.
+	svc, err := newService(c)
+	if err != nil {
+		return nil, err
+	}
+	// The service checks the admin secret with c.admin
+	// (AdminPolicy.ParseAdmin): it must be for the same server, and the
+	// server comes from the admin secret or the function's configuration,
+	// never from the rotated secret alone. Admin secrets without a host
+	// (RDS-managed master secrets), which the strategy's default match on
+	// "host" would refuse, are accepted when DB_ADMIN_ENDPOINT pins it.
 	admin := strategy.Admin{Client: sm, Field: dbsecret.FieldMasterARN, MatchFields: []string{}}
 	var r rotation.Rotator
 	switch c.mode {
 	case ModeSingle:
-		own := &strategy.SingleUser{Service: svc, Policy: c.policy}
-		withAdmin := &strategy.SingleUser{Service: svc, Policy: c.policy, Admin: &admin}
-		r = &singleUser{own: own, withAdmin: withAdmin}
+		s := &singleUser{own: &strategy.SingleUser{Service: svc, Policy: c.policy}}
+		if len(c.allowedUsers) > 0 {
+			s.withAdmin = &strategy.SingleUser{Service: svc, Policy: c.policy, Admin: &admin, AllowedUsers: c.allowedUsers}
+		}
+		r = s
 	case ModeAlternating, ModeAlternatingPrecreated:
 		a := &strategy.AlternatingUsers{
 			Service:       svc,
@@ -146,18 +199,54 @@ func newRotator(c config, sm strategy.SecretReader) (rotation.Rotator, error) {
 
 // singleUser is single-user rotation that uses the admin secret when the
 // secret names one in "masterarn" and the user's own password otherwise,
-// decided per secret and per invocation.
+// decided per secret and per invocation. withAdmin is nil when
+// ALLOWED_USERS is not set: a secret with "masterarn" is then refused,
+// since its "username" alone would decide whose password the admin
+// resets.
 type singleUser struct {
 	own, withAdmin *strategy.SingleUser
 }
 
+// Validate checks both strategies' configurations (rotation.New calls it
+// through validating).
+func (s *singleUser) Validate() error {
+	if err := s.own.Validate(); err != nil {
+		return err
+	}
+	if s.withAdmin != nil {
+		return s.withAdmin.Validate()
+	}
+	return nil
+}
+
+// adminFor returns the strategy for a value with "masterarn", or an error
+// naming ALLOWED_USERS when there is none.
+func (s *singleUser) adminFor(v *rotation.Secret) (*strategy.SingleUser, bool, error) {
+	arn, ok, _ := v.Lookup(dbsecret.FieldMasterARN)
+	if !ok || arn == "" {
+		return nil, false, nil
+	}
+	if s.withAdmin == nil {
+		return nil, true, fmt.Errorf("the secret names an admin secret in field %q, but %s is not set in the function's configuration: list (comma-separated) the users the admin credential may change; without it, anyone who can write this secret could have the admin reset the password of any role", dbsecret.FieldMasterARN, envAllowedUsers)
+	}
+	return s.withAdmin, true, nil
+}
+
 func (s *singleUser) Create(ctx context.Context, req *rotation.CreateRequest) (*rotation.CreateResponse, error) {
+	// Refuse up front, before a pending value exists.
+	if _, _, err := s.adminFor(req.Current); err != nil {
+		return nil, err
+	}
 	return s.own.Create(ctx, req)
 }
 
 func (s *singleUser) Set(ctx context.Context, req *rotation.SetRequest) (*rotation.SetResponse, error) {
-	if arn, ok, _ := req.Pending.Lookup(dbsecret.FieldMasterARN); ok && arn != "" {
-		return s.withAdmin.Set(ctx, req)
+	a, ok, err := s.adminFor(req.Pending)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		return a.Set(ctx, req)
 	}
 	return s.own.Set(ctx, req)
 }
@@ -171,6 +260,15 @@ func (s *singleUser) Test(ctx context.Context, req *rotation.TestRequest) (*rota
 // and refuses pending user names PostgreSQL would truncate.
 type validating struct {
 	next rotation.Rotator
+}
+
+// Validate is next's, so rotation.New checks the strategy's
+// configuration.
+func (v *validating) Validate() error {
+	if n, ok := v.next.(interface{ Validate() error }); ok {
+		return n.Validate()
+	}
+	return nil
 }
 
 func (v *validating) Create(ctx context.Context, req *rotation.CreateRequest) (*rotation.CreateResponse, error) {

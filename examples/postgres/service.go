@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,13 +27,28 @@ const maxIdentifierBytes = 63
 
 // service talks to PostgreSQL for both strategies: it implements
 // strategy.PasswordService (single user) and strategy.UserService
-// (alternating users). It holds only configuration and is safe for
-// concurrent use; every call opens its own connection and closes it.
+// (alternating users). Build it with newService, once per process. It
+// holds only configuration and is safe for concurrent use; every call
+// opens its own connection (from a copy of base) and closes it.
 type service struct {
+	// base is the connection configuration every connection copies:
+	// parsed once, at cold start (pgx.ParseConfig reads the PG*
+	// environment variables and the password file), without a host or a
+	// credential, with the driver's plaintext fallbacks removed.
+	base *pgx.ConnConfig
 	// caFiles override dbsecret.DefaultCAFiles when set.
 	caFiles []string
-	// connectTimeout bounds each connection attempt.
-	connectTimeout time.Duration
+	// admin says where and how the admin credential is used.
+	admin dbsecret.AdminPolicy
+	// allowedUsers are the users whose password the admin may change in
+	// single-user rotation (ALLOWED_USERS); the strategy checks them too.
+	allowedUsers []string
+	// requireAuth is pgconn's RequireAuth for every connection: the
+	// password methods accepted ("scram-sha-256", plus "md5" by opt-in).
+	requireAuth string
+	// channelBinding is pgconn's ChannelBinding for TLS connections:
+	// "require", or "prefer" when md5 is accepted.
+	channelBinding string
 	// pair, in the pre-created mode, names the two users; they must share
 	// a role (the owner of the application's objects). Empty in the
 	// cloning mode.
@@ -42,6 +58,52 @@ type service struct {
 	// verifier, because a test server with "trust" authentication lets
 	// any password in. Nil in production.
 	checkPassword func(ctx context.Context, s *dbsecret.Secret) error
+}
+
+// newService builds the service for c. The base connection configuration
+// is parsed here, once: from a URL that names no host and no credential
+// (they are set per connection on a copy), with TLS off at this level
+// (each connection sets its own TLS configuration) and the connection
+// timeout.
+func newService(c config) (*service, error) {
+	timeout := c.connectTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	u := url.URL{
+		Scheme:   "postgres",
+		Host:     "localhost",
+		Path:     "/",
+		RawQuery: url.Values{"sslmode": {"disable"}, "connect_timeout": {strconv.Itoa(max(1, int(timeout/time.Second)))}}.Encode(),
+	}
+	base, err := pgx.ParseConfig(u.String())
+	if err != nil {
+		// The URL holds no credential; the environment (PG* variables)
+		// may be what is wrong.
+		return nil, fmt.Errorf("building the base connection configuration failed (check the PG* environment variables): %s", describe(err))
+	}
+	base.ConnectTimeout = timeout
+	base.TLSConfig = nil
+	base.Fallbacks = nil
+	base.User, base.Password, base.Database = "", "", ""
+	base.RuntimeParams["application_name"] = "rotationkit-postgres"
+	sv := &service{
+		base:           base,
+		caFiles:        c.caFiles,
+		admin:          c.admin,
+		allowedUsers:   c.allowedUsers,
+		requireAuth:    "scram-sha-256",
+		channelBinding: "require",
+		checkPassword:  c.checkPassword,
+	}
+	if c.allowMD5 {
+		// md5 cannot be channel-bound: requiring binding would refuse it.
+		sv.requireAuth, sv.channelBinding = "scram-sha-256,md5", "prefer"
+	}
+	if c.requireAuth != "" {
+		sv.requireAuth = c.requireAuth
+	}
+	return sv, nil
 }
 
 var (
@@ -91,50 +153,63 @@ func wrap(format string, err error, args ...any) error {
 	return &connError{msg: fmt.Sprintf(format, args...) + ": " + describe(err), err: err}
 }
 
-// connect opens a connection as s. The configuration is parsed from a URL
-// built here that holds no credential (user and password are set on the
-// parsed config), TLS is set from the secret (verify-full unless the
-// secret relaxes it explicitly) and the driver's plaintext fallbacks are
-// removed: TLS is never downgraded silently.
+// connect opens a connection as s, on a copy of the base configuration:
+// TLS is set from s (verify-full unless s relaxes it explicitly; for the
+// admin, AdminPolicy.ParseAdmin has set it from the function's
+// configuration), the driver's plaintext fallbacks are gone (TLS is never
+// downgraded silently), only SCRAM-SHA-256 authentication is accepted (md5
+// by opt-in; never a cleartext password, nor none), and over TLS the
+// SCRAM exchange must be bound to the channel (SCRAM-SHA-256-PLUS), so a
+// server in the middle cannot relay it.
 func (sv *service) connect(ctx context.Context, s *dbsecret.Secret) (*pgx.Conn, error) {
-	timeout := sv.connectTimeout
-	if timeout <= 0 {
-		timeout = 10 * time.Second
+	if sv.base == nil {
+		return nil, errors.New("internal error: the service was not built with newService")
 	}
-	u := url.URL{
-		Scheme:   "postgres",
-		Host:     net.JoinHostPort(s.Host, strconv.Itoa(s.Port)),
-		Path:     "/",
-		RawQuery: url.Values{"sslmode": {"disable"}, "connect_timeout": {strconv.Itoa(max(1, int(timeout/time.Second)))}}.Encode(),
-	}
-	cfg, err := pgx.ParseConfig(u.String())
-	if err != nil {
-		// The URL holds no credential, but say only what was wrong.
-		return nil, errors.New("building the connection configuration from the secret's host and port failed")
-	}
+	addr := net.JoinHostPort(s.Host, strconv.Itoa(s.Port))
 	tlsCfg, err := s.TLSConfig(sv.caFiles...)
 	if err != nil {
-		return nil, fmt.Errorf("TLS for PostgreSQL at %s: %w", u.Host, err)
+		return nil, fmt.Errorf("TLS for PostgreSQL at %s: %w", addr, err)
 	}
+	cfg := sv.base.Copy()
+	cfg.Host = s.Host
+	cfg.Port = uint16(s.Port)
 	cfg.TLSConfig = tlsCfg
 	cfg.Fallbacks = nil
 	cfg.User = s.Username
 	cfg.Password = s.Password
 	cfg.Database = s.DBName
-	cfg.RuntimeParams["application_name"] = "rotationkit-postgres"
+	cfg.RequireAuth = sv.requireAuth
+	cfg.ChannelBinding = "disable" // nothing to bind to in plaintext
+	if tlsCfg != nil {
+		cfg.ChannelBinding = sv.channelBinding
+	}
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		mode := "plaintext, as the secret's \"ssl\": false asks"
 		if tlsCfg != nil {
 			mode = "TLS, " + string(s.TLS)
 		}
-		werr := wrap("connecting to PostgreSQL at %s as %q (%s)", err, u.Host, s.Username, mode)
+		werr := wrap("connecting to PostgreSQL at %s as %q (%s)", err, addr, s.Username, mode)
 		if hint := tlsHint(tlsCfg != nil, err); hint != "" {
+			werr = &connError{msg: werr.Error() + "; " + hint, err: err}
+		} else if hint := authHint(err); hint != "" {
 			werr = &connError{msg: werr.Error() + "; " + hint, err: err}
 		}
 		return nil, werr
 	}
 	return conn, nil
+}
+
+// authHint explains a refused authentication method, or returns "".
+func authHint(err error) string {
+	msg := describe(err)
+	switch {
+	case strings.Contains(msg, "authentication method requirement"):
+		return "the server asked for another password method than SCRAM-SHA-256 (a cleartext password, md5, or none at all): refused, so the password is never sent where it could be read; use password_encryption = scram-sha-256 and scram-sha-256 in pg_hba.conf (set " + envAllowMD5 + "=true to accept md5)"
+	case strings.Contains(msg, "channel binding"):
+		return "over TLS the SCRAM exchange must be bound to the connection (SCRAM-SHA-256-PLUS, PostgreSQL 11 and later), so that no server in the middle can relay it; this server (or a proxy in front of it) did not offer it"
+	}
+	return ""
 }
 
 // tlsHint explains a failed TLS connection, or returns "".
@@ -200,7 +275,12 @@ func (sv *service) Change(ctx context.Context, req *strategy.ChangeRequest) erro
 	}
 	var login *dbsecret.Secret
 	if req.Admin {
-		login, err = dbsecret.ParseAdmin(req.Login, pending, dbsecret.PostgreSQL)
+		// The strategy checked AllowedUsers; so does the service, in case
+		// it is ever used without it.
+		if !slices.Contains(sv.allowedUsers, pending.Username) {
+			return fmt.Errorf("%w: field %q names a user that is not in %s; the admin credential changes only the users listed there", strategy.ErrUserMismatch, dbsecret.FieldUsername, envAllowedUsers)
+		}
+		login, err = sv.adminLogin(req.Login, pending)
 	} else {
 		login, err = dbsecret.Parse(req.Login, dbsecret.PostgreSQL)
 		if err == nil && login.Username != pending.Username {
@@ -226,8 +306,76 @@ func (sv *service) Change(ctx context.Context, req *strategy.ChangeRequest) erro
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	return inTx(ctx, conn, pending.Username, func(tx pgx.Tx) error {
+		if req.Admin {
+			if err := checkAdminMayChange(ctx, tx, pending.Username); err != nil {
+				return err
+			}
+		}
 		return alterPassword(ctx, tx, pending.Username, verifier)
 	})
+}
+
+// adminLogin parses the admin credential for target's server with the
+// function's AdminPolicy: the server is the admin secret's or the one
+// DB_ADMIN_ENDPOINT pins (the rotated secret must name the same), and the
+// connection uses TLS verified against the function's CA bundles, whatever
+// the secrets' "ssl", "sslmode" and "sslrootcert" say (unless
+// DB_ADMIN_ALLOW_PLAINTEXT, for tests).
+func (sv *service) adminLogin(admin *rotation.Secret, target *dbsecret.Secret) (*dbsecret.Secret, error) {
+	return sv.admin.ParseAdmin(admin, target, dbsecret.PostgreSQL)
+}
+
+// roleAttrs are the attributes of a role that make it more than an
+// application user, as pg_roles names them.
+type roleAttrs struct {
+	super, createRole, createDB, bypassRLS, replication bool
+}
+
+// readRoleAttrs reads role's attributes; ok is false if it does not exist.
+func readRoleAttrs(ctx context.Context, tx pgx.Tx, role string) (a roleAttrs, ok bool, err error) {
+	err = tx.QueryRow(ctx, "SELECT rolsuper, rolcreaterole, rolcreatedb, rolbypassrls, rolreplication FROM pg_catalog.pg_roles WHERE rolname = $1", role).
+		Scan(&a.super, &a.createRole, &a.createDB, &a.bypassRLS, &a.replication)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return a, false, nil
+	}
+	if err != nil {
+		return a, false, wrap("reading the attributes of role %q", err, role)
+	}
+	return a, true, nil
+}
+
+// names returns the attributes that are set among those asked for, in
+// CREATE ROLE's spelling.
+func (a roleAttrs) names(createDB bool) []string {
+	var out []string
+	for _, x := range []struct {
+		on   bool
+		name string
+	}{{a.super, "SUPERUSER"}, {a.createRole, "CREATEROLE"}, {a.createDB && createDB, "CREATEDB"}, {a.bypassRLS, "BYPASSRLS"}, {a.replication, "REPLICATION"}} {
+		if x.on {
+			out = append(out, x.name)
+		}
+	}
+	return out
+}
+
+// checkAdminMayChange refuses to have the admin reset the password of a
+// privileged role (SUPERUSER, CREATEROLE, BYPASSRLS or REPLICATION): in
+// single-user rotation the rotated secret names the user, and ALLOWED_USERS
+// is the only other guard, so a privileged role listed there by mistake
+// must not become reachable through the application's secret.
+func checkAdminMayChange(ctx context.Context, tx pgx.Tx, role string) error {
+	a, ok, err := readRoleAttrs(ctx, tx, role)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("role %q (field %q) does not exist", role, dbsecret.FieldUsername)
+	}
+	if bad := a.names(false); len(bad) > 0 {
+		return fmt.Errorf("refusing to change the password of role %q as the admin: it has %s; the admin credential changes only unprivileged roles (rotate a privileged role with its own password: a secret without %q)", role, strings.Join(bad, ", "), dbsecret.FieldMasterARN)
+	}
+	return nil
 }
 
 // inTx runs fn in a transaction holding an advisory lock on role, so two
@@ -294,7 +442,7 @@ func (sv *service) SetPassword(ctx context.Context, req *strategy.SetPasswordReq
 			return err
 		}
 	}
-	admin, err := dbsecret.ParseAdmin(req.Admin, pending, dbsecret.PostgreSQL)
+	admin, err := sv.adminLogin(req.Admin, pending)
 	if err != nil {
 		return err
 	}
@@ -339,17 +487,30 @@ func (sv *service) SetPassword(ctx context.Context, req *strategy.SetPasswordReq
 }
 
 // cloneRole makes clone act as base. It is idempotent: it converges the
-// clone's membership and settings on every rotation.
+// clone's membership and settings on every rotation. A clone it creates
+// has none of the attributes that make a role more than an application
+// user (NOSUPERUSER NOCREATEROLE NOCREATEDB NOBYPASSRLS NOREPLICATION; it
+// uses the base role's through "SET role"); an existing role of that name
+// that has any of them is refused, not taken over: someone made it, and
+// the admin would otherwise hand its password to whoever reads the secret.
 func cloneRole(ctx context.Context, tx pgx.Tx, base, clone string, exists bool) error {
 	if ok, err := roleExists(ctx, tx, base); err != nil {
 		return err
 	} else if !ok {
 		return fmt.Errorf("the base user %q does not exist", base)
 	}
-	if !exists {
+	if exists {
+		a, ok, err := readRoleAttrs(ctx, tx, clone)
+		if err != nil {
+			return err
+		}
+		if bad := a.names(true); ok && len(bad) > 0 {
+			return fmt.Errorf("refusing to use the existing role %q as the alternate of %q: it has %s, which a clone never needs (it acts as the base role through SET role); drop it, or remove the attributes (ALTER ROLE %s NO...), if it is the clone", clone, base, strings.Join(bad, ", "), ident(clone))
+		}
+	} else {
 		// Created without a password; alterPassword sets it in the same
 		// transaction, so no one sees a clone without one.
-		if _, err := tx.Exec(ctx, "CREATE ROLE "+ident(clone)+" LOGIN INHERIT"); err != nil {
+		if _, err := tx.Exec(ctx, "CREATE ROLE "+ident(clone)+" LOGIN INHERIT NOSUPERUSER NOCREATEROLE NOCREATEDB NOBYPASSRLS NOREPLICATION"); err != nil {
 			return wrap("creating role %q", err, clone)
 		}
 	}

@@ -48,7 +48,7 @@ func TestTLSRequiredByDefault(t *testing.T) {
 	user, pw := uniqueName("tls"), newPassword()
 	d.role(t, user, pw, "LOGIN")
 	ctx := context.Background()
-	sv := &service{}
+	sv := testService(t, config{requireAuth: srv.configure(config{}).requireAuth})
 	plain := d.secretJSON(user, pw)
 	c := asUser(t, plain)
 	if connSSL(t, c) {
@@ -79,7 +79,7 @@ func TestTLSRequiredByDefault(t *testing.T) {
 
 	// The same through a whole rotation: it fails and changes nothing.
 	noSSL := strings.Replace(plain, `"ssl":false`, `"other":1`, 1)
-	w := newWorld(t, config{mode: ModeSingle, policy: dbsecret.PostgreSQL.DefaultPolicy()}, noSSL, nil)
+	w := newWorld(t, config{mode: ModeSingle, policy: dbsecret.PostgreSQL.DefaultPolicy(), requireAuth: srv.configure(config{}).requireAuth}, noSSL, nil)
 	err := w.rotate(ctx)
 	if err == nil || !strings.Contains(err.Error(), "TLS was required") {
 		t.Errorf("rotation with TLS required against the test server: %v", err)
@@ -131,7 +131,7 @@ func TestTLSAgainstServer(t *testing.T) {
 	}
 	// pg_hba of a default Debian install admits 127.0.0.1 only: if
 	// "localhost" resolves to ::1 and that is refused, the case skips.
-	sv := &service{}
+	sv := testService(t, srv.configure(config{}))
 	for _, tc := range []struct {
 		name, secret string
 		ok           bool
@@ -205,7 +205,7 @@ func TestTLSRefusedByServer(t *testing.T) {
 	}()
 	host, port, _ := net.SplitHostPort(l.Addr().String())
 	s := rotation.NewString(`{"engine":"postgres","host":"` + host + `","port":` + port + `,"username":"u","password":"refused-tls-pw"}`)
-	err = (&service{}).Test(context.Background(), s)
+	err = testService(t, config{}).Test(context.Background(), s)
 	if err == nil {
 		t.Fatal("connected")
 	}
@@ -340,7 +340,7 @@ func TestTLSVerification(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := tc.srv.ok.Load()
-			err := (&service{connectTimeout: 5 * time.Second}).Test(context.Background(), tc.secret)
+			err := testService(t, config{connectTimeout: 5 * time.Second}).Test(context.Background(), tc.secret)
 			if err == nil {
 				t.Fatal("connected to a server that is not PostgreSQL")
 			}

@@ -27,7 +27,7 @@ func TestLambdaEndToEnd(t *testing.T) {
 	defer cancel()
 	const name = "sshkey/app"
 	key := newClientKey(t)
-	initial := key.line(managedPrefix(name) + "initial")
+	initial := key.line(prefixFor(name) + "initial")
 	hosts := []*testHost{startHost(t, otherLines(t)+initial+"\n"), startHost(t, otherLines(t)+initial+"\n")}
 	others := map[string]string{}
 	for _, h := range hosts {
@@ -62,7 +62,7 @@ func TestLambdaEndToEnd(t *testing.T) {
 	client := server.Client()
 	created, err := client.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 		Name:         aws.String(name),
-		SecretString: aws.String(secretJSON(t, key, managedPrefix(name)+"initial", hosts...)),
+		SecretString: aws.String(secretJSON(t, key, prefixFor(name)+"initial", hosts...)),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -102,8 +102,8 @@ func TestLambdaEndToEnd(t *testing.T) {
 			t.Errorf("rotation %d: AWSPREVIOUS no longer logs in: %v", i, err)
 		}
 		curLine := mustGet(t, cur, "public_key")
-		if !strings.HasSuffix(curLine, " "+managedPrefix(name)+r.VersionID) {
-			t.Errorf("rotation %d: public_key lacks the marker %q", i, managedPrefix(name)+r.VersionID)
+		if !strings.HasSuffix(curLine, " "+prefixFor(name)+r.VersionID) {
+			t.Errorf("rotation %d: public_key lacks the marker %q", i, prefixFor(name)+r.VersionID)
 		}
 		if block := mustGet(t, cur, "private_key"); !strings.HasPrefix(block, "-----BEGIN OPENSSH PRIVATE KEY-----") {
 			t.Errorf("rotation %d: private_key is not in OpenSSH format", i)

@@ -6,13 +6,17 @@
 //	  "username": "deploy",
 //	  "hosts": ["10.0.1.10:22", "build.internal:2222"],
 //	  "private_key": "-----BEGIN OPENSSH PRIVATE KEY-----\n...",
-//	  "public_key": "ssh-ed25519 AAAA... rotation:<secret name>:<version id>",
+//	  "public_key": "ssh-ed25519 AAAA... rotation:<secret name>#<ARN tag>:<version id>",
 //	  "known_hosts": "10.0.1.10 ssh-ed25519 AAAA...\n[build.internal]:2222 ssh-ed25519 AAAA...\n",
-//	  "authorized_keys_path": ".ssh/authorized_keys"
+//	  "authorized_keys_path": ".ssh/authorized_keys",
+//	  "authorized_keys_options": "from=\"10.0.0.0/8\",no-pty,no-port-forwarding"
 //	}
 //
 // authorized_keys_path is optional; a relative path is relative to the
-// login's home directory. Host keys are always verified against
+// login's home directory. authorized_keys_options is optional: when set,
+// every line the function installs gets these options; when absent, each
+// new line copies the options of the line holding the key that logs in
+// (the current key's). Host keys are always verified against
 // known_hosts. The previous key keeps working until the next rotation, so
 // clients that cache the secret never lose access. See README.md for the
 // deployment (IAM policy, VPC, SAM template).

@@ -179,6 +179,9 @@ const (
 	exitNotRegular = 92 // it is not a regular file
 	exitChanged    = 93 // it changed since it was read
 	exitCorrupt    = 94 // the uploaded copy arrived damaged
+	exitNoMktemp   = 95 // the host has no mktemp command
+	exitTempLink   = 96 // the temporary file is not the regular file mktemp made
+	exitLocked     = 97 // another update held the lock for the whole wait
 )
 
 // maxFile bounds the authorized_keys file this rotator handles.
@@ -257,10 +260,12 @@ func shellQuote(s string) string {
 }
 
 // pathPrelude sets f to the authorized_keys path, resolving a relative
-// path against $HOME (the login's home directory).
+// path against $HOME (the login's home directory), or the working
+// directory without one; f never starts with "-", so that no command
+// takes it for an option.
 func pathPrelude(path string) string {
 	return "f=" + shellQuote(path) + `
-case "$f" in /*) ;; *) if [ -n "${HOME:-}" ]; then f="$HOME/$f"; fi ;; esac
+case "$f" in /*) ;; *) if [ -n "${HOME:-}" ]; then f="$HOME/$f"; else f="./$f"; fi ;; esac
 `
 }
 
@@ -273,26 +278,49 @@ exec cat -- "$f"
 `, exitSymlink, exitMissing, exitNotRegular)
 }
 
-// writeScript replaces the file with stdin atomically: it checks that the
-// file is still what was read (POSIX cksum), copies it with its mode and
-// owner (cp -p), writes the new content into the copy, checks that the copy
-// is exactly what was sent, and renames it over the file. A dropped
+// writeScript replaces the file with stdin atomically. Under an exclusive
+// flock(1) on the file's directory, where flock is available, it checks
+// that the file is still what was read (POSIX cksum), creates a temporary
+// file next to it with mktemp (a random name, created exclusively, so no
+// link can be planted in its way) and refuses it if it is anything but a
+// regular file, copies the original into it with its mode and owner
+// (cp -p), writes the new content into the copy, checks that the copy is
+// exactly what was sent, and renames it over the file. A dropped
 // connection or a concurrent edit leaves the file as it was.
-func writeScript(path string, old, new []byte) string {
+//
+// The lock is taken on the directory, not the file: the rename replaces
+// the file, so a lock on it would not exclude an update that opened the
+// new one. It serialises the updates this rotator makes (several secrets
+// may manage one login's file); the cksum check still catches an edit by
+// anything else. flock is optional: without it (or when it cannot lock,
+// as a flock without -w and -E, or on some network file systems) the update
+// goes ahead unlocked. Waiting longer than lockWait seconds for the lock
+// fails with exitLocked.
+func writeScript(path string, old, new []byte, lockWait int) string {
 	return pathPrelude(path) + fmt.Sprintf(`set -e
 umask 077
-if [ -L "$f" ] || [ ! -f "$f" ]; then exit %d; fi
+if [ -L "$f" ] || [ ! -f "$f" ]; then exit %[1]d; fi
+if ! command -v mktemp >/dev/null 2>&1; then exit %[2]d; fi
+d=${f%%/*}
+if [ -z "$d" ]; then d=/; fi
+if command -v flock >/dev/null 2>&1 && [ -d "$d" ] && [ -r "$d" ] && (exec 9<"$d") 2>/dev/null; then
+	exec 9<"$d"
+	flock -x -w %[3]d -E %[4]d 9 2>/dev/null || { rc=$?; if [ "$rc" -eq %[4]d ]; then exit %[4]d; fi; }
+fi
+if [ -L "$f" ] || [ ! -f "$f" ]; then exit %[1]d; fi
 set -- $(cksum < "$f")
-if [ "$1 $2" != %s ]; then exit %d; fi
-tmp="$f.rotation-$$.tmp"
-trap 'rm -f "$tmp"' EXIT
-cp -p "$f" "$tmp"
+if [ "$1 $2" != %[5]s ]; then exit %[6]d; fi
+tmp=
+trap 'if [ -n "$tmp" ]; then rm -f -- "$tmp"; fi' EXIT
+tmp=$(mktemp "$f.rotation.XXXXXX")
+if [ -z "$tmp" ] || [ -L "$tmp" ] || [ ! -f "$tmp" ] || [ -s "$tmp" ]; then exit %[7]d; fi
+cp -p -- "$f" "$tmp"
 cat > "$tmp"
 set -- $(cksum < "$tmp")
-if [ "$1 $2" != %s ]; then exit %d; fi
-mv -f "$tmp" "$f"
+if [ "$1 $2" != %[8]s ]; then exit %[9]d; fi
+mv -f -- "$tmp" "$f"
 trap - EXIT
-`, exitNotRegular, shellQuote(cksum(old)), exitChanged, shellQuote(cksum(new)), exitCorrupt)
+`, exitNotRegular, exitNoMktemp, lockWait, exitLocked, shellQuote(cksum(old)), exitChanged, exitTempLink, shellQuote(cksum(new)), exitCorrupt)
 }
 
 // readAuthorizedKeys returns the content of the authorized_keys file.
@@ -319,7 +347,7 @@ var errChanged = errors.New("the authorized_keys file was changed by someone els
 
 // writeAuthorizedKeys replaces old with new if the file still holds old.
 func (c *conn) writeAuthorizedKeys(ctx context.Context, path string, old, new []byte) error {
-	_, code, err := c.run(ctx, writeScript(path, old, new), new)
+	_, code, err := c.run(ctx, writeScript(path, old, new, c.lockWait()), new)
 	if err != nil {
 		return err
 	}
@@ -332,19 +360,36 @@ func (c *conn) writeAuthorizedKeys(ctx context.Context, path string, old, new []
 		return errors.New("the new authorized_keys content arrived damaged; the file was left unchanged")
 	case exitNotRegular:
 		return errors.New("the authorized_keys path is not a regular file")
+	case exitNoMktemp:
+		return errors.New("the host has no mktemp command, needed to update authorized_keys safely (install coreutils or busybox); the file was left unchanged")
+	case exitTempLink:
+		return errors.New("the temporary file mktemp created next to authorized_keys was replaced by something else (a symbolic link?); the file was left unchanged")
+	case exitLocked:
+		return fmt.Errorf("another update of the authorized_keys file held the lock on its directory for %d s; the file was left unchanged", c.lockWait())
 	}
 	return fmt.Errorf("writing authorized_keys: unexpected status %d", code)
 }
 
+// lockWait is how many seconds the write script waits for the lock: half
+// the command timeout, so that a lock held too long fails with its own
+// error rather than a timeout.
+func (c *conn) lockWait() int {
+	return max(1, int(c.cmdTimeout/2/time.Second))
+}
+
 // edit applies fn to the authorized_keys file: read, change, write back if
-// fn changed it. A concurrent edit is retried on a fresh read.
-func (c *conn) edit(ctx context.Context, path string, fn func([]byte) []byte) error {
+// fn changed it. A concurrent edit is retried on a fresh read; an error
+// from fn stops the edit with nothing written.
+func (c *conn) edit(ctx context.Context, path string, fn func([]byte) ([]byte, error)) error {
 	for attempt := 1; ; attempt++ {
 		old, err := c.readAuthorizedKeys(ctx, path)
 		if err != nil {
 			return err
 		}
-		updated := fn(old)
+		updated, err := fn(old)
+		if err != nil {
+			return err
+		}
 		if bytes.Equal(updated, old) {
 			return nil
 		}

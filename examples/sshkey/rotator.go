@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/rotationkit/rotation"
@@ -23,14 +24,18 @@ import (
 //     It changes nothing on any host.
 //   - Set logs in to every host with the current key (or the previous one,
 //     or the pending one if a retried Set already installed it) and adds the
-//     pending public key to authorized_keys if no line holds it yet. It
-//     first connects to every host and changes nothing unless all of them
-//     answered and authenticated; a host that fails is named in the error.
+//     pending public key to authorized_keys if no line holds it yet, with
+//     the secret's authorized_keys_options or else the options of the line
+//     holding the current key. It first connects to every host and changes
+//     nothing unless all of them answered and authenticated; a host that
+//     fails is named in the error.
 //   - Test logs in to every host with the pending key and runs a command.
 //   - Finish, once AWSCURRENT has moved, removes from every host the keys
 //     this rotator installed for this secret (their comment starts with
-//     "rotation:<secret name>:") that are neither AWSCURRENT, AWSPREVIOUS
-//     nor AWSPENDING. Lines without that marker are never touched.
+//     "rotation:<secret name>#<ARN tag>:") that are neither AWSCURRENT,
+//     AWSPREVIOUS nor AWSPENDING. Lines without that marker are never
+//     removed; old-format lines ("rotation:<secret name>:") holding one of
+//     the secret's keys get the new marker (see adoptLegacy).
 //
 // Host keys are always verified against the secret's known_hosts. It keeps
 // no state between calls and is safe for concurrent use.
@@ -148,9 +153,30 @@ func (r *Rotator) Set(ctx context.Context, req *rotation.SetRequest) (*rotation.
 		// Nothing has been changed on any host.
 		return nil, fmt.Errorf("could not log in to every host, so no host was changed: %w", errs)
 	}
-	line := authorizedLine(pend.signer.PublicKey(), marker(req.SecretARN, req.VersionID))
+	// The AWSPREVIOUS key, read (once) only when a host needs it: a host
+	// that holds neither the current nor the pending key, or one with
+	// old-format marker lines (see adoptLegacy).
+	previous := sync.OnceValues(func() (ssh.PublicKey, error) {
+		prev, err := req.Previous(ctx)
+		if err != nil || prev == nil {
+			return nil, err
+		}
+		if k, err := publicKeyOf(prev); err == nil {
+			return k, nil
+		}
+		return nil, nil
+	})
+	in := &installer{
+		prefix:   managedPrefix(req.SecretARN),
+		legacy:   legacyPrefix(req.SecretARN),
+		comment:  marker(req.SecretARN, req.VersionID),
+		pending:  pend.signer.PublicKey(),
+		current:  curKey.PublicKey(),
+		options:  pend.options,
+		previous: previous,
+	}
 	errs = forEach(conns, r.parallel(), connHost, func(c *conn) error {
-		if err := c.edit(ctx, pend.path, func(b []byte) []byte { return addKey(b, pend.signer.PublicKey(), line) }); err != nil {
+		if err := c.edit(ctx, pend.path, in.apply); err != nil {
 			return &HostError{c.host, fmt.Errorf("adding the pending key: %w", err)}
 		}
 		return nil
@@ -159,6 +185,51 @@ func (r *Rotator) Set(ctx context.Context, req *rotation.SetRequest) (*rotation.
 		return nil, errs
 	}
 	return &rotation.SetResponse{}, nil
+}
+
+// errNoKeyLine means Set found no line to copy the options from.
+var errNoKeyLine = errors.New("neither the AWSCURRENT nor the AWSPREVIOUS key is in the authorized_keys file, " +
+	"so the options (from=, no-pty, ...) the new key must keep are unknown: set authorized_keys_path to the file sshd reads " +
+	"for this user, or set authorized_keys_options in the secret")
+
+// installer is what Set does to one host's authorized_keys content.
+type installer struct {
+	prefix, legacy string // managedPrefix and legacyPrefix of the secret
+	comment        string // the pending line's marker
+	pending        ssh.PublicKey
+	current        ssh.PublicKey
+	options        string                        // authorized_keys_options; "" copies them
+	previous       func() (ssh.PublicKey, error) // the AWSPREVIOUS key, or nil
+}
+
+// apply adopts the old-format lines of the secret's keys and adds the
+// pending key, unless a line already holds it. The new line gets the
+// secret's authorized_keys_options if set, else the options of the line
+// holding the current key (the one this rotator installed for the
+// secret, if several do) or, on a host that no longer has the current
+// key, of the line holding the previous key: the restrictions a key had
+// (from=, no-pty, no-port-forwarding, ...) pass to the next one.
+func (in *installer) apply(b []byte) ([]byte, error) {
+	known := []ssh.PublicKey{in.current, in.pending}
+	var prev ssh.PublicKey
+	if hasForeignLegacy(b, in.legacy, known) || (in.options == "" && !hasKey(b, in.current) && !hasKey(b, in.pending)) {
+		var err error
+		if prev, err = in.previous(); err != nil {
+			return nil, err
+		}
+	}
+	b = adoptLegacy(b, in.legacy, in.prefix, append(known, prev))
+	if hasKey(b, in.pending) {
+		return b, nil
+	}
+	opts := in.options
+	if opts == "" {
+		var ok bool
+		if opts, ok = keyOptions(b, in.prefix, in.current, prev); !ok {
+			return nil, errNoKeyLine
+		}
+	}
+	return addKey(b, in.pending, optionLine(opts, in.pending, in.comment)), nil
 }
 
 // Test logs in to every host with the pending key and runs a command that
@@ -222,14 +293,16 @@ func (r *Rotator) Finish(ctx context.Context, req *rotation.FinishRequest) (*rot
 			signers = append(signers, s)
 		}
 	}
-	prefix := managedPrefix(req.SecretARN)
+	prefix, legacy := managedPrefix(req.SecretARN), legacyPrefix(req.SecretARN)
 	errs := forEach(cur.hosts, r.parallel(), func(h string) string { return h }, func(host string) error {
 		c, err := r.dial(ctx, cur, host, uniqueSigners(signers))
 		if err != nil {
 			return err
 		}
 		defer c.close()
-		if err := c.edit(ctx, cur.path, func(b []byte) []byte { return removeStale(b, prefix, keep) }); err != nil {
+		if err := c.edit(ctx, cur.path, func(b []byte) ([]byte, error) {
+			return removeStale(adoptLegacy(b, legacy, prefix, keep), prefix, keep), nil
+		}); err != nil {
 			return &HostError{host, fmt.Errorf("removing old keys: %w", err)}
 		}
 		return nil

@@ -49,13 +49,13 @@ func TestConformance(t *testing.T) {
 		if initial == "" {
 			initial = otherLines(t)
 		}
-		content := initial + key.line(managedPrefix(name)+"initial") + "\n"
+		content := initial + key.line(prefixFor(name)+"initial") + "\n"
 		for _, h := range hosts {
 			if err := os.WriteFile(h.authorizedPath(), []byte(content), 0o600); err != nil {
 				return nil, err
 			}
 		}
-		secret, err := makeSecretJSON(key, managedPrefix(name)+"initial", hosts...)
+		secret, err := makeSecretJSON(key, prefixFor(name)+"initial", hosts...)
 		if err != nil {
 			return nil, err
 		}
@@ -100,6 +100,16 @@ type env struct {
 
 const functionARN = "arn:aws:lambda:us-east-1:123456789012:function:sshkey"
 
+// testARN is the ARN the fake (region us-east-1, account 123456789012 by
+// default) gives a secret called name, up to its random suffix.
+func testARN(name string) string {
+	return "arn:aws:secretsmanager:us-east-1:123456789012:secret:" + name + "-AbCdEf"
+}
+
+// prefixFor is the marker prefix of the lines installed for the secret the
+// fake calls name.
+func prefixFor(name string) string { return managedPrefix(testARN(name)) }
+
 // newEnv starts n hosts that accept a fresh key and stores it as the
 // secret name, with rotation configured daily. attempts is how many times
 // the fake tries a rotation.
@@ -108,7 +118,7 @@ func newEnv(t *testing.T, name string, n, attempts int) *env {
 	e := &env{t: t, logs: &syncBuffer{}, key: newClientKey(t), before: map[string]string{}}
 	e.clock = rotationtest.NewManualClock(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))
 	for range n {
-		h := startHost(t, otherLines(t)+e.key.line(managedPrefix(name)+"initial")+"\n")
+		h := startHost(t, otherLines(t)+e.key.line(prefixFor(name)+"initial")+"\n")
 		e.hosts = append(e.hosts, h)
 	}
 	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -125,7 +135,10 @@ func newEnv(t *testing.T, name string, n, attempts int) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = e.fake.Wait(context.Background()) })
-	e.arn = e.create(name, secretJSON(t, e.key, managedPrefix(name)+"initial", e.hosts...))
+	e.arn = e.create(name, secretJSON(t, e.key, prefixFor(name)+"initial", e.hosts...))
+	if got := managedPrefix(e.arn); got != prefixFor(name) {
+		t.Fatalf("managedPrefix(%s) = %q, prefixFor(%q) = %q", e.arn, got, name, prefixFor(name))
+	}
 	e.snapshot()
 	return e
 }
@@ -458,6 +471,10 @@ func TestHostileInput(t *testing.T) {
 		{"no public key", with(map[string]any{"public_key": nil}), rotation.StepCreate, []string{`"public_key" is missing`}, nil},
 		{"public key of another pair", with(map[string]any{"public_key": otherKey.line("x")}), rotation.StepCreate, []string{`"public_key" does not match field "private_key"`}, nil},
 		{"no known_hosts", with(map[string]any{"known_hosts": nil}), rotation.StepCreate, []string{`"known_hosts" is missing`}, nil},
+		{"options with a newline", with(map[string]any{"authorized_keys_options": "no-pty\n" + otherKey.line("smuggled")}),
+			rotation.StepCreate, []string{`"authorized_keys_options" must be one line`}, []string{"smuggled"}},
+		{"options not parseable", with(map[string]any{"authorized_keys_options": `from="10.0.0.0/8`}),
+			rotation.StepCreate, []string{`"authorized_keys_options" is not a comma-separated list`}, []string{"10.0.0.0"}},
 		{"known_hosts garbage", with(map[string]any{"known_hosts": "# ok\nnot-a-line\n"}), rotation.StepCreate, []string{`"known_hosts": line 2 is not a known_hosts line`}, nil},
 		{"garbage host", with(map[string]any{"hosts": []string{good.addr, junk}, "known_hosts": known + knownLine(junk, fakeHostKey)}),
 			rotation.StepSet, []string{"host " + junk + ": SSH handshake failed"}, []string{"host " + good.addr, "\x1b"}},

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,6 +27,7 @@ const (
 	fieldPublicKey      = "public_key"
 	fieldKnownHosts     = "known_hosts"
 	fieldAuthorizedKeys = "authorized_keys_path"
+	fieldKeyOptions     = "authorized_keys_options"
 )
 
 // defaultAuthorizedKeys is where the key is installed when the secret does
@@ -32,9 +35,13 @@ const (
 const defaultAuthorizedKeys = ".ssh/authorized_keys"
 
 // markerPrefix starts the comment of every authorized_keys line this
-// rotator installs: "rotation:<secret name>:<version id>". Only lines
-// carrying the prefix for the secret being rotated are ever removed.
+// rotator installs: "rotation:<secret name>#<tag>:<version id>", where tag
+// identifies the secret's ARN (see secretTag). Only lines carrying the
+// prefix for the secret being rotated are ever removed.
 const markerPrefix = "rotation:"
+
+// maxOptions bounds the authorized_keys_options field.
+const maxOptions = 4096
 
 // keySecret is a parsed SSH key secret. It holds key material: never
 // format it into a log line or an error.
@@ -43,6 +50,11 @@ type keySecret struct {
 	hosts  []string // "host:port", in the secret's order
 	signer ssh.Signer
 	path   string // authorized_keys path; relative means relative to $HOME
+
+	// options is the authorized_keys_options field: the options every line
+	// installed for the secret gets, or "" when the field is absent or
+	// empty (each host's line of the key that logged in is copied).
+	options string
 
 	// hostKeys verifies host keys against the secret's known_hosts with
 	// golang.org/x/crypto/ssh/knownhosts.
@@ -101,7 +113,42 @@ func parseSecret(s *rotation.Secret) (*keySecret, error) {
 		return nil, invalid("field %q is not a file path", fieldAuthorizedKeys)
 	}
 	ks.path = path
+	opts, _, err := s.Lookup(fieldKeyOptions)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkOptions(opts, ks.signer.PublicKey()); err != nil {
+		return nil, err
+	}
+	ks.options = opts
 	return &ks, nil
+}
+
+// checkOptions checks an authorized_keys_options value: one line that,
+// prefixed to key's authorized_keys line, ssh.ParseAuthorizedKey reads
+// back as exactly these options and this key. A forced command or
+// cert-authority is refused: the rotator could no longer log in with the
+// key to run its commands.
+func checkOptions(opts string, key ssh.PublicKey) error {
+	if opts == "" {
+		return nil
+	}
+	if len(opts) > maxOptions || strings.ContainsAny(opts, "\x00\n\r") {
+		return invalid("field %q must be one line of at most %d bytes", fieldKeyOptions, maxOptions)
+	}
+	const comment = "rotation-check"
+	k, c, got, rest, err := ssh.ParseAuthorizedKey([]byte(opts + " " + authorizedLine(key, comment)))
+	if err != nil || len(rest) != 0 || !sameKey(k, key) || c != comment || strings.Join(got, ",") != opts {
+		return invalid("field %q is not a comma-separated list of authorized_keys options, such as no-pty,from=\"192.0.2.0/24\"", fieldKeyOptions)
+	}
+	for _, o := range got {
+		name, _, _ := strings.Cut(o, "=")
+		switch strings.ToLower(name) {
+		case "command", "cert-authority", "principals":
+			return invalid("field %q: option %s would stop the rotator from logging in with the key", fieldKeyOptions, strings.ToLower(name))
+		}
+	}
+	return nil
 }
 
 // parseHosts reads the "hosts" array. The rotation.Secret accessors read
@@ -264,18 +311,42 @@ func contains(list []string, s string) bool {
 	return false
 }
 
+// secretBase returns the secret's ARN without the six-character suffix
+// Secrets Manager adds ("arn:aws:secretsmanager:us-east-1:123456789012:
+// secret:prod/ssh/deploy"), and the name it ends with. An ID that is not an
+// ARN is returned as both.
+func secretBase(secretID string) (base, name string) {
+	i := strings.Index(secretID, ":secret:")
+	if !strings.HasPrefix(secretID, "arn:") || i < 0 {
+		return secretID, secretID
+	}
+	base = secretID
+	if n := len(base); n-i-len(":secret:") > 7 && base[n-7] == '-' && isAlnum(base[n-6:]) {
+		base = base[:n-7]
+	}
+	return base, base[i+len(":secret:"):]
+}
+
 // secretLabel is the part of the marker that names the secret: the name
 // from the ARN without the six-character suffix Secrets Manager adds.
-// Secret names cannot contain ':' or spaces, so it is one comment token.
+// Secret names cannot contain ':', '#' or spaces, so it is one comment
+// token and ends where the '#' of the tag starts.
 func secretLabel(secretID string) string {
-	name := secretID
-	if i := strings.Index(secretID, ":secret:"); strings.HasPrefix(secretID, "arn:") && i >= 0 {
-		name = secretID[i+len(":secret:"):]
-		if n := len(name); n > 7 && name[n-7] == '-' && isAlnum(name[n-6:]) {
-			name = name[:n-7]
-		}
-	}
+	_, name := secretBase(secretID)
 	return name
+}
+
+// secretTag tells apart secrets of the same name in different accounts,
+// regions or partitions: the first 12 hex digits of the SHA-256 of the
+// ARN without its random suffix. It is the same for a secret deleted and
+// created again under the same name (the same logical secret), and can be
+// computed before the secret exists:
+//
+//	printf %s arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/ssh/deploy | sha256sum | cut -c1-12
+func secretTag(secretID string) string {
+	base, _ := secretBase(secretID)
+	sum := sha256.Sum256([]byte(base))
+	return hex.EncodeToString(sum[:6])
 }
 
 func isAlnum(s string) bool {
@@ -287,8 +358,19 @@ func isAlnum(s string) bool {
 	return true
 }
 
-// managedPrefix is the comment prefix of the lines installed for a secret.
+// managedPrefix is the comment prefix of the lines installed for a secret:
+// "rotation:<name>#<tag>:".
 func managedPrefix(secretID string) string {
+	return markerPrefix + secretLabel(secretID) + "#" + secretTag(secretID) + ":"
+}
+
+// legacyPrefix is the comment prefix earlier versions of this rotator
+// gave the lines of a secret, "rotation:<name>:", which does not tell
+// apart secrets of the same name in other accounts or regions. Such a line
+// is never removed as such: a line holding a key the secret holds is
+// adopted (its comment rewritten to the managedPrefix form, see
+// adoptLegacy), and only then, once its key has aged out, removed.
+func legacyPrefix(secretID string) string {
 	return markerPrefix + secretLabel(secretID) + ":"
 }
 

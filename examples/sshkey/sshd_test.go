@@ -37,6 +37,7 @@ type testHost struct {
 	dir     string
 	addr    string
 	hostKey ssh.Signer
+	env     []string // more NAME=VALUE for the sessions' environment
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
@@ -70,7 +71,15 @@ func loginUser(t testing.TB) string {
 // startHost starts an sshd whose authorized_keys holds authorized.
 func startHost(t testing.TB, authorized string) *testHost {
 	t.Helper()
-	h := &testHost{t: t, bin: sshdBinary(t), dir: t.TempDir()}
+	return startHostEnv(t, authorized)
+}
+
+// startHostEnv is startHost with more environment variables (NAME=VALUE,
+// no spaces) for the sessions, set with sshd_config SetEnv, which
+// overrides sshd's defaults: PATH, for instance.
+func startHostEnv(t testing.TB, authorized string, env ...string) *testHost {
+	t.Helper()
+	h := &testHost{t: t, bin: sshdBinary(t), dir: t.TempDir(), env: env}
 	if err := os.MkdirAll(filepath.Join(h.dir, "home", ".ssh"), 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +182,7 @@ MaxAuthTries 10
 PrintMotd no
 LogLevel VERBOSE
 `, port, filepath.Join(h.dir, "host_ed25519_key"), filepath.Join(h.dir, "sshd.pid"),
-		h.authorizedPath(), loginUser(h.t), filepath.Join(h.dir, "home"))
+		h.authorizedPath(), loginUser(h.t), strings.Join(append([]string{filepath.Join(h.dir, "home")}, h.env...), " "))
 	path := filepath.Join(h.dir, "sshd_config")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		h.t.Fatal(err)
@@ -357,6 +366,11 @@ func makeSecretJSON(key clientKey, comment string, hosts ...*testHost) (string, 
 // command, verifying the host key against hostKey. It is the tests' own
 // client, independent of the rotator's code.
 func login(ctx context.Context, s *rotation.Secret, addr string, hostKey ssh.PublicKey) error {
+	return loginDial(ctx, s, addr, hostKey, quickDial)
+}
+
+// loginDial is login with dial making the TCP connection.
+func loginDial(ctx context.Context, s *rotation.Secret, addr string, hostKey ssh.PublicKey, dial func(ctx context.Context, network, addr string) (net.Conn, error)) error {
 	str, _ := s.SecretString()
 	var v struct {
 		Username   string `json:"username"`
@@ -371,7 +385,7 @@ func login(ctx context.Context, s *rotation.Secret, addr string, hostKey ssh.Pub
 	}
 	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	raw, err := quickDial(dctx, "tcp", addr)
+	raw, err := dial(dctx, "tcp", addr)
 	if err != nil {
 		return err
 	}

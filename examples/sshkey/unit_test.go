@@ -128,7 +128,7 @@ func TestRemoteEdits(t *testing.T) {
 		t.Fatal(err)
 	}
 	extra := newClientKey(t).line("extra")
-	if err := c.edit(ctx, ks.path, func(b []byte) []byte { return append(bytes.Clone(b), extra+"\n"...) }); err != nil {
+	if err := c.edit(ctx, ks.path, func(b []byte) ([]byte, error) { return append(bytes.Clone(b), extra+"\n"...), nil }); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := h.authorized(), key.line("x")+"\n"+extra+"\n"; got != want {
@@ -137,7 +137,7 @@ func TestRemoteEdits(t *testing.T) {
 	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o640 {
 		t.Errorf("mode after edit: %v, %v; want 0640 kept", fi.Mode(), err)
 	}
-	if leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "*.tmp")); len(leftovers) > 0 {
+	if leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "*rotation*")); len(leftovers) > 0 {
 		t.Errorf("temporary files left: %v", leftovers)
 	}
 
@@ -155,12 +155,12 @@ func TestRemoteEdits(t *testing.T) {
 	}
 	// edit retries on a fresh read and keeps the other change.
 	calls := 0
-	if err := c.edit(ctx, path, func(b []byte) []byte {
+	if err := c.edit(ctx, path, func(b []byte) ([]byte, error) {
 		calls++
 		if calls == 1 {
 			h.setAuthorized(string(b) + "# racing edit\n")
 		}
-		return append(bytes.Clone(b), "# mine\n"...)
+		return append(bytes.Clone(b), "# mine\n"...), nil
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -49,7 +49,9 @@
 // examples: Parse and ParseAdmin, Secret (with TLSConfig), Family (with
 // Engines, DefaultPort and DefaultPolicy), TLSMode, PolicyFromEnv,
 // DefaultCAFiles, ErrNoCABundle, and the Field*, Env* and
-// *ExcludedCharacters constants.
+// *ExcludedCharacters constants; and, for admin credentials, AdminPolicy
+// (with ParseAdmin), AdminPolicyFromEnv, AllowedUsersFromEnv and
+// ErrAdminEndpoint.
 package dbsecret
 
 import (
@@ -144,7 +146,9 @@ const (
 )
 
 // Secret is a parsed, validated database secret. It formats with the
-// password redacted (fmt, %#v, slog), like url.URL.Redacted.
+// password redacted (fmt, %#v, slog, encoding/json), like
+// url.URL.Redacted, whether it is formatted through a pointer or as a
+// copied value.
 type Secret struct {
 	// Engine is the "engine" field, lower-cased; one of Family.Engines.
 	Engine string
@@ -271,18 +275,26 @@ func Parse(s *rotation.Secret, f Family) (*Secret, error) {
 // characters, URL syntax, and Aurora reader endpoints (a password change
 // must go to the writer).
 func checkHost(h string) error {
+	if problem := hostProblem(h); problem != "" {
+		return fieldErr(FieldHost, "%s", problem)
+	}
+	return nil
+}
+
+// hostProblem is checkHost's test, returning what is wrong or "".
+func hostProblem(h string) string {
 	for _, r := range h {
 		if unicode.IsSpace(r) || unicode.IsControl(r) {
-			return fieldErr(FieldHost, "contains whitespace or a control character")
+			return "contains whitespace or a control character"
 		}
 	}
 	if strings.ContainsAny(h, "/@?#") {
-		return fieldErr(FieldHost, "must be a host name or IP address, not a URL or a socket path")
+		return "must be a host name or IP address, not a URL or a socket path"
 	}
 	if strings.Contains(strings.ToLower(h), ".cluster-ro-") {
-		return fieldErr(FieldHost, "is an Aurora reader endpoint (\".cluster-ro-\"); a password change must go to the cluster (writer) endpoint")
+		return "is an Aurora reader endpoint (\".cluster-ro-\"); a password change must go to the cluster (writer) endpoint"
 	}
-	return nil
+	return ""
 }
 
 // checkText refuses control characters (NUL above all: neither protocol
@@ -333,7 +345,8 @@ func parseTLS(s *rotation.Secret) (TLSMode, error) {
 	return mode, nil
 }
 
-// redacted is a copy of s with the password hidden, for formatting.
+// redactedSecret is a copy of a Secret with the password hidden, for
+// formatting.
 type redactedSecret struct {
 	Engine, Host string
 	Port         int
@@ -345,7 +358,7 @@ type redactedSecret struct {
 	SSLRootCert  string
 }
 
-func (s *Secret) redacted() redactedSecret {
+func (s Secret) redacted() redactedSecret {
 	r := redactedSecret{s.Engine, s.Host, s.Port, s.Username, "", s.DBName, s.MasterARN, s.TLS, s.SSLRootCert}
 	if s.Password != "" {
 		r.Password = "[REDACTED]"
@@ -353,34 +366,30 @@ func (s *Secret) redacted() redactedSecret {
 	return r
 }
 
+// The formatting methods have value receivers, so a copy of a Secret (a
+// Secret stored by value in a struct, or *s passed to a logger) redacts as
+// the pointer does. A nil *Secret formats as "<nil>" (fmt and
+// encoding/json handle nil pointers before calling them).
+
 // String describes s with the password redacted.
-func (s *Secret) String() string {
-	if s == nil {
-		return "dbsecret.Secret(nil)"
-	}
+func (s Secret) String() string {
 	return fmt.Sprintf("dbsecret.Secret%+v", s.redacted())
 }
 
 // GoString is String, for %#v.
-func (s *Secret) GoString() string { return s.String() }
+func (s Secret) GoString() string { return s.String() }
 
 // Format writes String for every verb, so no verb shows the password.
-func (s *Secret) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(s.String())) }
+func (s Secret) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(s.String())) }
 
 // MarshalJSON encodes the fields with the password redacted, so a Secret
 // in a logged struct cannot leak it.
-func (s *Secret) MarshalJSON() ([]byte, error) {
-	if s == nil {
-		return []byte("null"), nil
-	}
+func (s Secret) MarshalJSON() ([]byte, error) {
 	return json.Marshal(s.redacted())
 }
 
 // LogValue implements slog.LogValuer: the fields without the password.
-func (s *Secret) LogValue() slog.Value {
-	if s == nil {
-		return slog.StringValue("<nil>")
-	}
+func (s Secret) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("engine", s.Engine),
 		slog.String("host", s.Host),

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
+	"sync"
 )
 
 // DefaultCAFiles returns the CA bundles Secret.TLSConfig trusts when
@@ -45,6 +47,11 @@ var ErrNoCABundle = errors.New("no CA bundle found to verify the server certific
 // CA bundles are, in order of precedence: the secret's "sslrootcert" (which
 // must exist), the caFiles given (each must exist), or every existing file
 // of DefaultCAFiles. TLS 1.2 is the minimum.
+//
+// Bundles are read once per process: the pool loaded from a list of files
+// is kept and reused by later calls naming the same files (a function's
+// bundles are part of its package and do not change while it runs).
+// Failures are not kept, so a missing file is looked for again.
 func (s *Secret) TLSConfig(caFiles ...string) (*tls.Config, error) {
 	switch s.TLS {
 	case TLSDisable:
@@ -94,10 +101,37 @@ func (s *Secret) TLSConfig(caFiles ...string) (*tls.Config, error) {
 	return cfg, nil
 }
 
-// loadPool reads PEM bundles. With strict, every file must exist and hold
+// poolCache holds the pools loadPool built, by file list, for the life of
+// the process. Pools are never modified once stored, so they are safe to
+// share between tls.Configs and goroutines.
+var poolCache sync.Map // poolKey -> *x509.CertPool
+
+type poolKey struct {
+	files  string // the paths, NUL-separated
+	strict bool
+}
+
+// loadPool returns the pool of the PEM bundles files, reading them on the
+// first call for that list only; see readPool.
+func loadPool(files []string, strict bool) (*x509.CertPool, error) {
+	key := poolKey{strings.Join(files, "\x00"), strict}
+	if p, ok := poolCache.Load(key); ok {
+		return p.(*x509.CertPool), nil
+	}
+	pool, err := readPool(files, strict)
+	if err != nil {
+		return nil, err
+	}
+	// Two goroutines may read the same files at once; both get a usable
+	// pool, and the first stored is kept.
+	p, _ := poolCache.LoadOrStore(key, pool)
+	return p.(*x509.CertPool), nil
+}
+
+// readPool reads PEM bundles. With strict, every file must exist and hold
 // a certificate; otherwise missing files are skipped, and only finding
 // none at all is an error. Errors do not quote paths' contents.
-func loadPool(files []string, strict bool) (*x509.CertPool, error) {
+func readPool(files []string, strict bool) (*x509.CertPool, error) {
 	pool := x509.NewCertPool()
 	loaded := 0
 	for _, f := range files {
