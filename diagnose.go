@@ -77,7 +77,7 @@ func Diagnose(ctx context.Context, c DiagnoseClient, secretID string) (*Diagnosi
 	d.Previous, _ = v.Holder(StagePrevious)
 	if p, ok := v.Holder(StagePending); ok && p != d.Current {
 		d.Pending = p
-		_, err := c.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(d.SecretARN), VersionId: aws.String(p)})
+		_, err := c.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(secretID), VersionId: aws.String(p)})
 		switch {
 		case err == nil:
 			d.PendingHasValue = true

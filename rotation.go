@@ -2,10 +2,14 @@ package rotation
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
+	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -226,6 +230,9 @@ func New(client Client, r Rotator, optFns ...func(*Options)) (*Handler, error) {
 	if r == nil {
 		return nil, errors.New("rotation.New: rotator is nil")
 	}
+	if rv := reflect.ValueOf(r); rv.Kind() == reflect.Pointer && rv.IsNil() {
+		return nil, errors.New("rotation.New: rotator is a nil pointer")
+	}
 	if v, ok := r.(interface{ Validate() error }); ok {
 		if err := v.Validate(); err != nil {
 			return nil, fmt.Errorf("rotation.New: %w", err)
@@ -434,9 +441,10 @@ func (h *Handler) create(ctx context.Context, e event) (outcome, error) {
 		}
 		return "", err
 	}
-	resp, err := h.rotator.Create(ctx, &CreateRequest{SecretARN: e.secretID, VersionID: e.versionID, Current: cur, values: h.lazy(e)})
+	creq := &CreateRequest{SecretARN: e.secretID, VersionID: e.versionID, Current: cur, values: h.lazy(e)}
+	resp, err := h.rotator.Create(ctx, creq)
 	if err != nil {
-		return "", fmt.Errorf("create pending value: %w", scrub(err, cur))
+		return "", fmt.Errorf("create pending value: %w", Scrub(err, creq.values.seen(cur)...))
 	}
 	if resp == nil || resp.Pending == nil {
 		return "", fmt.Errorf("create pending value: %w: Rotator.Create returned no pending value", ErrInvalidSecret)
@@ -464,7 +472,10 @@ func (h *Handler) create(ctx context.Context, e event) (outcome, error) {
 	if err == nil {
 		return outcomeDone, nil
 	}
+	// rejected stays true only while every write was certainly refused:
+	// one with an unknown outcome may still land later.
 	var exists *types.ResourceExistsException
+	rejected := errors.As(err, &exists) || definitelyRejected(err)
 	if !errors.As(err, &exists) {
 		// The write may or may not have landed (a lost response, a
 		// timeout, a 500). Writing the same value again with the same
@@ -474,6 +485,7 @@ func (h *Handler) create(ctx context.Context, e event) (outcome, error) {
 		if err == nil {
 			return outcomeDone, nil
 		}
+		rejected = rejected && (errors.As(err, &exists) || definitelyRejected(err))
 	}
 	// Look at what the version holds before deciding anything: an earlier
 	// attempt may have landed behind the error we saw last.
@@ -489,9 +501,9 @@ func (h *Handler) create(ctx context.Context, e event) (outcome, error) {
 			return "", derr
 		}
 		return outcomeReused, nil
-	case isNotFound(gerr) && definitelyRejected(err):
-		// Nothing is stored and the service refused the write: ours will
-		// not land later.
+	case isNotFound(gerr) && rejected:
+		// Nothing is stored and the service refused every write: ours
+		// will not land later.
 		if derr := h.discard(ctx, e, cur, resp.Pending); derr != nil {
 			return "", fmt.Errorf("PutSecretValue: %w; and %w", err, derr)
 		}
@@ -521,7 +533,7 @@ func (h *Handler) discard(ctx context.Context, e event, cur, v *Secret) error {
 		return nil
 	}
 	if err := d.Discard(ctx, &DiscardRequest{SecretARN: e.secretID, VersionID: e.versionID, Current: cur, Discarded: v}); err != nil {
-		return fmt.Errorf("discard unstored value: %w", err)
+		return fmt.Errorf("discard unstored value: %w", Scrub(err, cur, v))
 	}
 	return nil
 }
@@ -658,22 +670,35 @@ type scrubbedError struct {
 func (e *scrubbedError) Error() string { return e.msg }
 func (e *scrubbedError) Unwrap() error { return e.err }
 
-// scrub hides, in err's text, any credential of the given values: a
-// Rotator's error may quote one (a driver echoing a connection string, a
-// service echoing a request). It is defence in depth: Rotators must not
-// put values in errors in the first place.
-func scrub(err error, values ...*Secret) error {
+// Scrub returns err with every credential of the given values cut out of
+// its text (shown as [REDACTED]); errors.Is and errors.As still see the
+// original chain. Credentials are the whole value and the string fields
+// whose names mark them (password, secret, key, token, private,
+// credential), in their raw, quoted, JSON-escaped and URL-escaped forms.
+//
+// The Handler scrubs every error a Rotator returns of the values it read;
+// a Rotator that holds other credentials (an admin secret it fetched)
+// scrubs its errors of those itself. It is defence in depth: values must
+// not be put in errors in the first place.
+func Scrub(err error, values ...*Secret) error {
 	if err == nil {
 		return nil
 	}
-	msg := err.Error()
-	changed := false
+	msg := fmt.Sprint(err) // survives a typed nil whose Error method panics
+	var forms []string
 	for _, v := range values {
 		for _, c := range v.credentials() {
-			if strings.Contains(msg, c) {
-				msg = strings.ReplaceAll(msg, c, redacted)
-				changed = true
-			}
+			forms = append(forms, escapedForms(c)...)
+		}
+	}
+	// Longest first, so that a credential inside another is not replaced
+	// before the one that contains it.
+	slices.SortFunc(forms, func(a, b string) int { return len(b) - len(a) })
+	changed := false
+	for _, f := range forms {
+		if f != "" && strings.Contains(msg, f) {
+			msg = strings.ReplaceAll(msg, f, redacted)
+			changed = true
 		}
 	}
 	if !changed {
@@ -681,6 +706,31 @@ func scrub(err error, values ...*Secret) error {
 	}
 	return &scrubbedError{msg: msg, err: err}
 }
+
+// escapedForms returns c as it may appear in text: raw, inside a Go or
+// JSON string literal (with and without HTML escaping), and URL-escaped.
+func escapedForms(c string) []string {
+	forms := []string{c}
+	add := func(f string) {
+		if !slices.Contains(forms, f) {
+			forms = append(forms, f)
+		}
+	}
+	q := strconv.Quote(c)
+	add(q[1 : len(q)-1])
+	if b, err := json.Marshal(c); err == nil {
+		add(string(b[1 : len(b)-1]))
+	}
+	if b, err := marshalNoEscape(c); err == nil && len(b) >= 2 {
+		add(string(b[1 : len(b)-1]))
+	}
+	add(url.QueryEscape(c))
+	add(url.PathEscape(c))
+	return forms
+}
+
+// scrub is Scrub; the Handler's name for it.
+func scrub(err error, values ...*Secret) error { return Scrub(err, values...) }
 
 // movedCurrent returns v as it is after AWSCURRENT moved to id: the
 // version that held it now holds AWSPREVIOUS.

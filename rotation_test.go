@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -1587,6 +1588,9 @@ func TestCreateFailedWriteIsSettled(t *testing.T) {
 		{"server fault twice", []rotationtest.Fault{rotationtest.Fail("PutSecretValue", 0, rotationtest.ErrInternal)}, true, 0},
 		// One failure: the rewrite settles it.
 		{"one failure", []rotationtest.Fault{rotationtest.Fail("PutSecretValue", 1, rotationtest.ErrInternal)}, false, 0},
+		// An unknown outcome, then a refusal: the first write may still
+		// land, so nothing may be discarded.
+		{"unknown, then refused", []rotationtest.Fault{rotationtest.Fail("PutSecretValue", 1, rotationtest.ErrInternal), rotationtest.Fail("PutSecretValue", 2, rotationtest.ErrThrottling)}, true, 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
@@ -1694,5 +1698,99 @@ func TestRequestConstructors(t *testing.T) {
 	}
 	if got, _ := rotation.NewCreateRequest("arn", "v2", cur, nil).Previous(ctx); got != nil {
 		t.Errorf("CreateRequest.Previous = %v, want nil", got)
+	}
+}
+
+type nilErr struct{ msg *string }
+
+func (e *nilErr) Error() string { return *e.msg } // panics on a nil receiver
+
+func TestScrub(t *testing.T) {
+	pw := `p"w\<&>/?x y`
+	s, err := rotation.NewJSON(map[string]any{"password": pw, "username": "app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	quoted := fmt.Sprintf("%q", pw)
+	jsonBody, _ := json.Marshal(map[string]string{"password": pw})
+	for _, text := range []string{"raw " + pw, "quoted " + quoted, "json " + string(jsonBody), "url " + url.QueryEscape(pw)} {
+		got := rotation.Scrub(errors.New(text), s).Error()
+		if strings.Contains(got, pw) || strings.Contains(got, quoted[1:len(quoted)-1]) || strings.Contains(got, url.QueryEscape(pw)) {
+			t.Errorf("Scrub left a form of the password in %q", got)
+		}
+		if !strings.Contains(got, "[REDACTED]") {
+			t.Errorf("Scrub(%q) = %q, want a [REDACTED] marker", text, got)
+		}
+	}
+	base := errors.New("base")
+	if err := rotation.Scrub(fmt.Errorf("wrap %s: %w", pw, base), s); !errors.Is(err, base) {
+		t.Errorf("Scrub broke the chain: %v", err)
+	}
+	var typedNil *nilErr
+	if err := rotation.Scrub(typedNil, s); err == nil {
+		t.Error("Scrub of a typed nil error returned nil")
+	}
+	if rotation.Scrub(nil, s) != nil {
+		t.Error("Scrub(nil) != nil")
+	}
+}
+
+// failingCreate reads AWSPREVIOUS and fails quoting it, as a careless
+// Rotator might; failingDiscard's Discard quotes the value it discards.
+type failingCreate struct{ passwordRotator }
+
+func (failingCreate) Create(ctx context.Context, req *rotation.CreateRequest) (*rotation.CreateResponse, error) {
+	prev, err := req.Previous(ctx)
+	if err != nil || prev == nil {
+		return nil, fmt.Errorf("no previous: %v", err)
+	}
+	pw, _ := prev.Get("password")
+	return nil, fmt.Errorf("provider rejected key %s", pw)
+}
+
+type failingDiscard struct{ passwordRotator }
+
+func (failingDiscard) Discard(ctx context.Context, req *rotation.DiscardRequest) error {
+	pw, _ := req.Discarded.Get("password")
+	return fmt.Errorf("cannot revoke %s", pw)
+}
+
+func TestCreateAndDiscardErrorsAreScrubbed(t *testing.T) {
+	const tok = "55555555-5555-4555-8555-555555555555"
+	seed := func(t *testing.T) *rotationtest.Fake {
+		fake := rotationtest.New(rotationtest.Options{})
+		if err := fake.Seed(rotationtest.Secret{
+			Name: "s", RotationEnabled: aws.Bool(true),
+			Versions: []rotationtest.Version{
+				{ID: "11111111-1111-4111-8111-111111111111", SecretString: aws.String(`{"password":"previous-password-x"}`), Stages: []string{"AWSPREVIOUS"}},
+				{ID: "22222222-2222-4222-8222-222222222222", SecretString: aws.String(`{"password":"current-password-x"}`), Stages: []string{"AWSCURRENT"}},
+				{ID: tok, Stages: []string{"AWSPENDING"}},
+			},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return fake
+	}
+	ev := events.SecretsManagerSecretRotationEvent{Step: "createSecret", SecretID: "s", ClientRequestToken: tok}
+
+	h, err := rotation.New(seed(t), failingCreate{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Handle(context.Background(), ev); err == nil || strings.Contains(err.Error(), "previous-password-x") {
+		t.Errorf("createSecret error = %v; want an error without AWSPREVIOUS's password", err)
+	}
+
+	fc := rotationtest.NewFaultClient(seed(t), rotationtest.Fail("PutSecretValue", 0, rotationtest.ErrThrottling))
+	h, err = rotation.New(fc, failingDiscard{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = h.Handle(context.Background(), ev)
+	if err == nil || !strings.Contains(err.Error(), "cannot revoke") {
+		t.Fatalf("createSecret error = %v; want the Discard failure", err)
+	}
+	if strings.Contains(err.Error(), `"password"`) || strings.Contains(err.Error(), "revoke {") {
+		t.Errorf("the Discard error quotes the discarded value: %v", err)
 	}
 }

@@ -30,10 +30,20 @@ type Admin struct {
 	// Field is the rotated secret's field naming the admin secret (an ARN
 	// or a name); default "masterarn".
 	Field string
+	// UsernameField names the admin secret's user field; default
+	// "username".
+	UsernameField string
 	// MatchFields are fields that must be equal in the admin secret and the
 	// rotated one, so an admin for another host is refused; default
 	// ["host"]. A field absent from both is ignored.
 	MatchFields []string
+}
+
+func (a *Admin) usernameField() string {
+	if a.UsernameField == "" {
+		return "username"
+	}
+	return a.UsernameField
 }
 
 func (a *Admin) field() string {

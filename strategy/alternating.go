@@ -90,6 +90,8 @@ var _ rotation.Rotator = (*AlternatingUsers)(nil)
 // rotation.New calls it.
 func (a *AlternatingUsers) Validate() error {
 	switch {
+	case a == nil:
+		return errors.New("strategy: AlternatingUsers is nil")
 	case a.Service == nil:
 		return errors.New("strategy: AlternatingUsers.Service is nil")
 	case a.Admin.Client == nil:
@@ -196,7 +198,7 @@ func (a *AlternatingUsers) Set(ctx context.Context, req *rotation.SetRequest) (*
 		return nil, err
 	}
 	if err := a.Service.SetPassword(ctx, &SetPasswordRequest{Admin: admin, Base: base, User: user, Pending: req.Pending, Current: cur, PreCreated: a.Users[0] != ""}); err != nil {
-		return nil, fmt.Errorf("set password of the alternate user: %w", err)
+		return nil, fmt.Errorf("set password of the alternate user: %w", rotation.Scrub(err, admin))
 	}
 	return &rotation.SetResponse{}, nil
 }

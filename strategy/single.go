@@ -87,6 +87,8 @@ type SingleUser struct {
 // rotation.New calls it.
 func (s *SingleUser) Validate() error {
 	switch {
+	case s == nil:
+		return errors.New("strategy: SingleUser is nil")
 	case s.Service == nil:
 		return errors.New("strategy: SingleUser.Service is nil")
 	case s.Admin != nil && len(s.AllowedUsers) == 0:
@@ -181,11 +183,11 @@ func (s *SingleUser) Set(ctx context.Context, req *rotation.SetRequest) (*rotati
 		if err != nil {
 			return nil, err
 		}
-		if au, _, _ := admin.Lookup(uf); au == user {
+		if au, _, _ := admin.Lookup(s.Admin.usernameField()); au == user {
 			return nil, fmt.Errorf("%w: field %q names the admin secret's own user; the admin credential is never rotated through another secret", ErrUserMismatch, uf)
 		}
 		if err := s.Service.Change(ctx, &ChangeRequest{Login: admin, Old: old, New: req.Pending, Admin: true}); err != nil {
-			return nil, fmt.Errorf("change password as admin: %w", err)
+			return nil, fmt.Errorf("change password as admin: %w", rotation.Scrub(err, admin))
 		}
 		return &rotation.SetResponse{}, nil
 	}

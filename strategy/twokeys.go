@@ -93,6 +93,8 @@ var (
 // rotation.New calls it.
 func (k *TwoKeys) Validate() error {
 	switch {
+	case k == nil:
+		return errors.New("strategy: TwoKeys is nil")
 	case k.Provider == nil:
 		return errors.New("strategy: TwoKeys.Provider is nil")
 	case k.MaxActive == 1 || k.MaxActive < 0:
