@@ -372,7 +372,7 @@ func (s *Secret) credentials() []string {
 		out = append(out, *d.str)
 	}
 	for k, raw := range d.fields {
-		if !credentialName(k) {
+		if !IsCredentialField(k) {
 			continue
 		}
 		var v string
@@ -383,7 +383,12 @@ func (s *Secret) credentials() []string {
 	return out
 }
 
-func credentialName(k string) bool {
+// IsCredentialField reports whether a JSON field name marks a credential
+// (it contains password, passwd, secret, key, token, private or
+// credential, and neither ends in "id" nor starts with "public"). Scrub
+// and the conformance suite's leak check use it to decide which string
+// fields of a secret must never appear in a log line or an error.
+func IsCredentialField(k string) bool {
 	k = strings.ToLower(k)
 	if strings.HasSuffix(k, "id") || strings.HasPrefix(k, "public") {
 		return false

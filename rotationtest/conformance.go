@@ -1222,7 +1222,7 @@ func sensitiveParts(secret string, v Version) []needle {
 	fields := stringFields(m)
 	for _, k := range sortedKeys(fields) {
 		s := fields[k]
-		if len(s) < minNeedle || !credentialField(k) {
+		if len(s) < minNeedle || !rotation.IsCredentialField(k) {
 			continue
 		}
 		out = append(out, needle{s, fmt.Sprintf("field %q of %s", k, of)})
@@ -1238,18 +1238,4 @@ func stringFields(m map[string]any) map[string]string {
 		}
 	}
 	return out
-}
-
-// credentialField reports whether a JSON field name holds a credential.
-func credentialField(k string) bool {
-	k = strings.ToLower(k)
-	if strings.HasSuffix(k, "id") || strings.HasPrefix(k, "public") {
-		return false
-	}
-	for _, w := range []string{"password", "secret", "key", "token", "private", "credential"} {
-		if strings.Contains(k, w) {
-			return true
-		}
-	}
-	return false
 }
