@@ -317,3 +317,48 @@ func (s *server) grantsOf(ctx context.Context, user, host string) ([]string, err
 func testSettings(m mode) settings {
 	return settings{mode: m, timeout: 5 * time.Second, policy: dbsecret.MySQL.DefaultPolicy(), admin: dbsecret.AdminPolicy{AllowPlaintext: true}}
 }
+
+// mustDB is newDB that fails the test on error.
+func (s *server) mustDB(t testing.TB, cl *cleaner) string {
+	t.Helper()
+	db, err := s.newDB(context.Background(), cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// mustCreateUser is createUser that fails the test on error.
+func (s *server) mustCreateUser(t testing.TB, cl *cleaner, user, pw string, hosts []string, grants ...string) {
+	t.Helper()
+	if err := s.createUser(context.Background(), cl, user, pw, hosts, grants...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// newUser creates a user named prefix and random hex, with a random
+// password, for hosts with grants (see createUser), and returns its name
+// and password; cl drops it and its clone.
+func (s *server) newUser(t testing.TB, cl *cleaner, prefix string, hosts []string, grants ...string) (user, pw string) {
+	t.Helper()
+	user, pw = unique(prefix), password()
+	s.mustCreateUser(t, cl, user, pw, hosts, grants...)
+	return user, pw
+}
+
+// mustAdmin is createAdmin that fails the test on error.
+func (s *server) mustAdmin(t testing.TB, cl *cleaner) string {
+	t.Helper()
+	admin, err := s.createAdmin(context.Background(), cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return admin
+}
+
+// adminRig is a rig for the secret of user (password pw, database db)
+// whose "masterarn" names the secret "admin", holding admin.
+func (s *server) adminRig(t *testing.T, st settings, user, pw, db, admin string) *rig {
+	t.Helper()
+	return newRig(t, st, s.secret(user, pw, db, map[string]any{"masterarn": "admin"}), map[string]string{"admin": admin})
+}

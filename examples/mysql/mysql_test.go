@@ -126,21 +126,12 @@ func TestClientsDuringRotations(t *testing.T) {
 		t.Run(string(m), func(t *testing.T) {
 			ctx := context.Background()
 			cl := testCleaner(t)
-			db, err := srv.newDB(ctx, cl)
-			if err != nil {
-				t.Fatal(err)
-			}
-			user, pw := unique("rtc_"), password()
-			if err := srv.createUser(ctx, cl, user, pw, []string{"%"}, "SELECT ON "+quoteIdent(db)+".*"); err != nil {
-				t.Fatal(err)
-			}
-			admin, err := srv.createAdmin(ctx, cl)
-			if err != nil {
-				t.Fatal(err)
-			}
+			db := srv.mustDB(t, cl)
+			user, pw := srv.newUser(t, cl, "rtc_", []string{"%"}, "SELECT ON "+quoteIdent(db)+".*")
+			admin := srv.mustAdmin(t, cl)
 			var r *rig
 			if m == modeAlternating {
-				r = newRig(t, testSettings(m), srv.secret(user, pw, db, map[string]any{"masterarn": "admin"}), map[string]string{"admin": admin})
+				r = srv.adminRig(t, testSettings(m), user, pw, db, admin)
 			} else {
 				r = newRig(t, testSettings(m), srv.secret(user, pw, db, nil), nil)
 			}
@@ -220,17 +211,12 @@ func TestCloneKeepsHosts(t *testing.T) {
 	srv := realServer(t)
 	ctx := context.Background()
 	cl := testCleaner(t)
-	db, err := srv.newDB(ctx, cl)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := srv.mustDB(t, cl)
 	user, pw := unique("rth_"), password()
 	hosts := []string{"10.1.%", srv.host, "localhost"}
 	slices.Sort(hosts)
-	if err := srv.createUser(ctx, cl, user, pw, hosts,
-		"SELECT, INSERT ON "+quoteIdent(db)+".*", "UPDATE (id) ON "+quoteIdent(db)+".canary"); err != nil {
-		t.Fatal(err)
-	}
+	srv.mustCreateUser(t, cl, user, pw, hosts,
+		"SELECT, INSERT ON "+quoteIdent(db)+".*", "UPDATE (id) ON "+quoteIdent(db)+".canary")
 	// On MariaDB, a role and a default role too (MySQL 8 shows default
 	// roles only in SHOW CREATE USER; they are not copied).
 	role := unique("rtrole_")
@@ -251,10 +237,7 @@ func TestCloneKeepsHosts(t *testing.T) {
 			}
 		}
 	}
-	admin, err := srv.createAdmin(ctx, cl)
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := srv.mustAdmin(t, cl)
 	if srv.engine == "mariadb" {
 		// Granting a role takes the role WITH ADMIN OPTION.
 		adminUser, _ := rotation.NewString(admin).Get("username")
@@ -262,7 +245,7 @@ func TestCloneKeepsHosts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	r := newRig(t, testSettings(modeAlternating), srv.secret(user, pw, db, map[string]any{"masterarn": "admin"}), map[string]string{"admin": admin})
+	r := srv.adminRig(t, testSettings(modeAlternating), user, pw, db, admin)
 	clone := user + "_clone"
 
 	sameGrants := func(when string) {
@@ -349,20 +332,12 @@ func TestHostileNames(t *testing.T) {
 					t.Parallel()
 					ctx := context.Background()
 					cl := testCleaner(t)
-					db, err := srv.newDB(ctx, cl)
-					if err != nil {
-						t.Fatal(err)
-					}
+					db := srv.mustDB(t, cl)
 					user := name + unique("")
 					pw := `p'\";%ü` + password()
 					hosts := []string{srv.host, `h'\;%`}
-					if err := srv.createUser(ctx, cl, user, pw, hosts, "SELECT ON "+quoteIdent(db)+".*"); err != nil {
-						t.Fatal(err)
-					}
-					admin, err := srv.createAdmin(ctx, cl)
-					if err != nil {
-						t.Fatal(err)
-					}
+					srv.mustCreateUser(t, cl, user, pw, hosts, "SELECT ON "+quoteIdent(db)+".*")
+					admin := srv.mustAdmin(t, cl)
 					s := testSettings(m)
 					s.policy = rotation.PasswordPolicy{Length: 40} // every punctuation character
 					if sqlMode != "" {
@@ -402,18 +377,12 @@ func TestRefusedNames(t *testing.T) {
 	srv := realServer(t)
 	ctx := context.Background()
 	cl := testCleaner(t)
-	db, err := srv.newDB(ctx, cl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := srv.createAdmin(ctx, cl)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := srv.mustDB(t, cl)
+	admin := srv.mustAdmin(t, cl)
 	user := "emoji😀" + unique("")
 	srv.dropUsersLater(cl, user)
-	r := newRig(t, testSettings(modeAlternating), srv.secret(user, "whatever-password", db, map[string]any{"masterarn": "admin"}), map[string]string{"admin": admin})
-	err = r.rotate(ctx)
+	r := srv.adminRig(t, testSettings(modeAlternating), user, "whatever-password", db, admin)
+	err := r.rotate(ctx)
 	if err == nil || !strings.Contains(err.Error(), "Basic Multilingual Plane") {
 		t.Errorf("rotating a user named with an emoji: error = %v, want one saying the name cannot be held", err)
 	}
@@ -432,14 +401,8 @@ func TestNameLength(t *testing.T) {
 	srv := realServer(t)
 	ctx := context.Background()
 	cl := testCleaner(t)
-	db, err := srv.newDB(ctx, cl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := srv.createAdmin(ctx, cl)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := srv.mustDB(t, cl)
+	admin := srv.mustAdmin(t, cl)
 	s := &session{}
 	func() {
 		c := &connector{timeout: 5 * time.Second, admin: dbsecret.AdminPolicy{AllowPlaintext: true}}
@@ -461,10 +424,8 @@ func TestNameLength(t *testing.T) {
 	for _, user := range []string{fits, tooLong} {
 		clone := user + "_clone"
 		pw := password()
-		if err := srv.createUser(ctx, cl, user, pw, []string{"%"}, "SELECT ON "+quoteIdent(db)+".*"); err != nil {
-			t.Fatal(err)
-		}
-		r := newRig(t, testSettings(modeAlternating), srv.secret(user, pw, db, map[string]any{"masterarn": "admin"}), map[string]string{"admin": admin})
+		srv.mustCreateUser(t, cl, user, pw, []string{"%"}, "SELECT ON "+quoteIdent(db)+".*")
+		r := srv.adminRig(t, testSettings(modeAlternating), user, pw, db, admin)
 		err := r.rotate(ctx)
 		if len(clone) <= limit {
 			if err != nil {
@@ -488,14 +449,8 @@ func TestTLSRequired(t *testing.T) {
 	srv := realServer(t)
 	ctx := context.Background()
 	cl := testCleaner(t)
-	db, err := srv.newDB(ctx, cl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	user, pw := unique("rtt_"), password()
-	if err := srv.createUser(ctx, cl, user, pw, []string{"%"}, "SELECT ON "+quoteIdent(db)+".*"); err != nil {
-		t.Fatal(err)
-	}
+	db := srv.mustDB(t, cl)
+	user, pw := srv.newUser(t, cl, "rtt_", []string{"%"}, "SELECT ON "+quoteIdent(db)+".*")
 	for name, ssl := range map[string]any{"absent": nil, "true": true, "string true": "true"} {
 		t.Run(name, func(t *testing.T) {
 			secret := srv.secret(user, pw, db, map[string]any{"ssl": ssl})
@@ -523,18 +478,9 @@ func TestRDSManagedAdminSecret(t *testing.T) {
 	srv := realServer(t)
 	ctx := context.Background()
 	cl := testCleaner(t)
-	db, err := srv.newDB(ctx, cl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	user, pw := unique("rtm_"), password()
-	if err := srv.createUser(ctx, cl, user, pw, []string{"%"}, "SELECT ON "+quoteIdent(db)+".*"); err != nil {
-		t.Fatal(err)
-	}
-	admin, err := srv.createAdmin(ctx, cl)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := srv.mustDB(t, cl)
+	user, pw := srv.newUser(t, cl, "rtm_", []string{"%"}, "SELECT ON "+quoteIdent(db)+".*")
+	admin := srv.mustAdmin(t, cl)
 	a := rotation.NewString(admin)
 	au, _ := a.Get("username")
 	ap, _ := a.Get("password")
@@ -545,10 +491,7 @@ func TestRDSManagedAdminSecret(t *testing.T) {
 	r.rotateN(t, 2)
 
 	other := fmt.Sprintf(`{"engine":"mysql","host":"other.example.com","username":%q,"password":%q}`, au, ap)
-	user2, pw2 := unique("rtm_"), password()
-	if err := srv.createUser(ctx, cl, user2, pw2, []string{"%"}); err != nil {
-		t.Fatal(err)
-	}
+	user2, pw2 := srv.newUser(t, cl, "rtm_", []string{"%"})
 	r2 := newRig(t, testSettings(modeAlternating), srv.secret(user2, pw2, "", map[string]any{"masterarn": "admin"}), map[string]string{"admin": other})
 	if err := r2.rotate(ctx); err == nil || !strings.Contains(err.Error(), "admin secret is for another server") {
 		t.Errorf("admin secret for another host: error = %v, want one saying it is for another server", err)
@@ -561,18 +504,12 @@ func TestPrecreatedUserMissing(t *testing.T) {
 	srv := realServer(t)
 	ctx := context.Background()
 	cl := testCleaner(t)
-	user, pw := unique("rtp_"), password()
-	if err := srv.createUser(ctx, cl, user, pw, []string{"%"}); err != nil {
-		t.Fatal(err)
-	}
-	admin, err := srv.createAdmin(ctx, cl)
-	if err != nil {
-		t.Fatal(err)
-	}
+	user, pw := srv.newUser(t, cl, "rtp_", []string{"%"})
+	admin := srv.mustAdmin(t, cl)
 	s := testSettings(modePrecreated)
 	s.users = [2]string{user, user + "_b"}
 	srv.dropUsersLater(cl, user+"_b")
-	r := newRig(t, s, srv.secret(user, pw, "", map[string]any{"masterarn": "admin"}), map[string]string{"admin": admin})
+	r := srv.adminRig(t, s, user, pw, "", admin)
 	if err := r.rotate(ctx); err == nil || !strings.Contains(err.Error(), "pre-created user") {
 		t.Errorf("error = %v, want one saying the pre-created user has no account", err)
 	}

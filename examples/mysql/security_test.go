@@ -117,10 +117,7 @@ func TestAdminEndpointPinned(t *testing.T) {
 	srv := realServer(t)
 	ctx := context.Background()
 	cl := testCleaner(t)
-	admin, err := srv.createAdmin(ctx, cl)
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := srv.mustAdmin(t, cl)
 	a := rotation.NewString(admin)
 	au, _ := a.Get("username")
 	ap, _ := a.Get("password")
@@ -151,10 +148,7 @@ func TestAdminEndpointPinned(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			user, pw := unique("rtpin_"), password()
-			if err := srv.createUser(ctx, cl, user, pw, []string{"%"}); err != nil {
-				t.Fatal(err)
-			}
+			user, pw := srv.newUser(t, cl, "rtpin_", []string{"%"})
 			s := testSettings(tt.m)
 			s.admin = tt.cfg
 			if tt.m == modeSingle {
@@ -183,10 +177,7 @@ func TestAdminEndpointPinned(t *testing.T) {
 	// secret (and in the admin secret) does not make it plaintext.
 	for _, m := range []mode{modeSingle, modeAlternating} {
 		t.Run("TLS from the configuration/"+string(m), func(t *testing.T) {
-			user, pw := unique("rtpin_"), password()
-			if err := srv.createUser(ctx, cl, user, pw, []string{"%"}); err != nil {
-				t.Fatal(err)
-			}
+			user, pw := srv.newUser(t, cl, "rtpin_", []string{"%"})
 			s := testSettings(m)
 			s.admin = dbsecret.AdminPolicy{}
 			if m == modeSingle {
@@ -217,10 +208,7 @@ func TestAdminEndpointPinned(t *testing.T) {
 
 	// The RDS-managed admin secret with DB_ADMIN_ENDPOINT rotates.
 	t.Run("DB_ADMIN_ENDPOINT", func(t *testing.T) {
-		user, pw := unique("rtpin_"), password()
-		if err := srv.createUser(ctx, cl, user, pw, []string{"%"}); err != nil {
-			t.Fatal(err)
-		}
+		user, pw := srv.newUser(t, cl, "rtpin_", []string{"%"})
 		s := testSettings(modeSingle)
 		s.admin = pinned
 		s.allowedUsers = []string{user}
@@ -239,15 +227,9 @@ func TestSingleAdminAllowedUsers(t *testing.T) {
 	srv := realServer(t)
 	ctx := context.Background()
 	cl := testCleaner(t)
-	admin, err := srv.createAdmin(ctx, cl)
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := srv.mustAdmin(t, cl)
 	adminUser, _ := rotation.NewString(admin).Get("username")
-	db, err := srv.newDB(ctx, cl)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := srv.mustDB(t, cl)
 
 	// unchanged fails the test if user's password is no longer pw.
 	unchanged := func(t *testing.T, user, pw string) {
@@ -269,10 +251,7 @@ func TestSingleAdminAllowedUsers(t *testing.T) {
 
 	// The reviewer's reproduction: a secret naming an all-privileges
 	// user the function was never meant to rotate.
-	victim, victimPW := unique("rtvic_"), password()
-	if err := srv.createUser(ctx, cl, victim, victimPW, []string{"%"}, "ALL PRIVILEGES ON *.* TO ?@? WITH GRANT OPTION"); err != nil {
-		t.Fatal(err)
-	}
+	victim, victimPW := srv.newUser(t, cl, "rtvic_", []string{"%"}, "ALL PRIVILEGES ON *.* TO ?@? WITH GRANT OPTION")
 	t.Run("no ALLOWED_USERS", func(t *testing.T) {
 		if err := rotateAs(t, victim, nil, nil); err == nil || !strings.Contains(err.Error(), "ALLOWED_USERS is not set") {
 			t.Errorf("error = %v, want one naming ALLOWED_USERS", err)
@@ -294,10 +273,7 @@ func TestSingleAdminAllowedUsers(t *testing.T) {
 		unchanged(t, adminUser, adminPW)
 	})
 	t.Run("ALLOWED_USERS without masterarn", func(t *testing.T) {
-		user, pw := unique("rtself_"), password()
-		if err := srv.createUser(ctx, cl, user, pw, []string{"%"}); err != nil {
-			t.Fatal(err)
-		}
+		user, pw := srv.newUser(t, cl, "rtself_", []string{"%"})
 		s := testSettings(modeSingle)
 		s.allowedUsers = []string{user}
 		r := newRig(t, s, srv.secret(user, pw, "", nil), nil)
@@ -343,10 +319,7 @@ func TestSingleAdminAllowedUsers(t *testing.T) {
 	}
 	for name, grants := range privileged {
 		t.Run("privileged/"+name, func(t *testing.T) {
-			user, pw := unique("rtpriv_"), password()
-			if err := srv.createUser(ctx, cl, user, pw, []string{"%", "localhost"}, grants...); err != nil {
-				t.Fatal(err)
-			}
+			user, pw := srv.newUser(t, cl, "rtpriv_", []string{"%", "localhost"}, grants...)
 			err := rotateAs(t, user, []string{user}, nil)
 			if !errors.Is(err, errPrivileged) && (err == nil || !strings.Contains(err.Error(), errPrivileged.Error())) {
 				t.Errorf("error = %v, want %v", err, errPrivileged)
@@ -366,23 +339,17 @@ func TestSingleAdminAllowedUsers(t *testing.T) {
 	}
 	for i, grants := range ordinary {
 		t.Run(fmt.Sprintf("ordinary/%d", i), func(t *testing.T) {
-			user, pw := unique("rtok_"), password()
-			if err := srv.createUser(ctx, cl, user, pw, []string{"%", "localhost"}, grants...); err != nil {
-				t.Fatal(err)
-			}
+			user, pw := srv.newUser(t, cl, "rtok_", []string{"%", "localhost"}, grants...)
 			s := testSettings(modeSingle)
 			s.allowedUsers = []string{"other", user}
-			newRig(t, s, srv.secret(user, pw, "", map[string]any{"masterarn": "admin"}), map[string]string{"admin": admin}).rotateN(t, 2)
+			srv.adminRig(t, s, user, pw, "", admin).rotateN(t, 2)
 		})
 	}
 
 	// Alternating modes refuse privileged base users too.
 	t.Run("alternating/privileged base", func(t *testing.T) {
-		user, pw := unique("rtpriv_"), password()
-		if err := srv.createUser(ctx, cl, user, pw, []string{"%"}, "CREATE USER ON *.*"); err != nil {
-			t.Fatal(err)
-		}
-		r := newRig(t, testSettings(modeAlternating), srv.secret(user, pw, "", map[string]any{"masterarn": "admin"}), map[string]string{"admin": admin})
+		user, pw := srv.newUser(t, cl, "rtpriv_", []string{"%"}, "CREATE USER ON *.*")
+		r := srv.adminRig(t, testSettings(modeAlternating), user, pw, "", admin)
 		if err := r.rotate(ctx); err == nil || !strings.Contains(err.Error(), errPrivileged.Error()) {
 			t.Errorf("error = %v, want %v", err, errPrivileged)
 		}
@@ -475,19 +442,13 @@ func TestGeneralLogHasNoPassword(t *testing.T) {
 	}
 
 	cl := testCleaner(t)
-	admin, err := srv.createAdmin(ctx, cl)
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := srv.mustAdmin(t, cl)
 	var rigs []*rig
 	for _, c := range []struct {
 		m     mode
 		admin bool
 	}{{modeSingle, false}, {modeSingle, true}, {modeAlternating, true}} {
-		user, pw := unique("rtlog_"), password()
-		if err := srv.createUser(ctx, cl, user, pw, []string{"%", "localhost"}); err != nil {
-			t.Fatal(err)
-		}
+		user, pw := srv.newUser(t, cl, "rtlog_", []string{"%", "localhost"})
 		s := testSettings(c.m)
 		var extra map[string]any
 		if c.admin {

@@ -6,16 +6,13 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/rotationkit/rotation"
 	"github.com/rotationkit/rotation/examples/internal/lambdatest"
-	"github.com/rotationkit/rotation/rotationtest"
 )
 
 // TestLambdaEndToEnd builds the function as it is deployed (provided.al2023
@@ -41,19 +38,9 @@ func TestLambdaEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	// The function needs the fake's URL before it starts, so the invoker
-	// is filled in once it has. The emulator serves only the function
-	// named "function" (any other name is a 404).
-	var fnp atomic.Pointer[lambdatest.Function]
-	fake := rotationtest.New(rotationtest.Options{
-		StrictRotationToken: true,
-		Invoker: rotationtest.InvokerFunc(func(ctx context.Context, _ string, ev events.SecretsManagerSecretRotationEvent) error {
-			return fnp.Load().Invoker.Invoke(ctx, "function", ev)
-		}),
-	})
-	sm := rotationtest.NewServer(fake)
-	defer sm.Close()
-	client := sm.Client()
+	env := append([]string{"ROTATION_MODE=alternating", "DB_ADMIN_ENDPOINT=" + net.JoinHostPort(srv.secretHost(), strconv.Itoa(srv.port))}, srv.env()...)
+	h := lambdatest.StartHarness(t, ".", "arn:aws:lambda:us-east-1:123456789012:function:postgres-rotation", env...)
+	client, fn := h.Client, h.Function
 	// The admin secret is an RDS-managed master secret: a user name and a
 	// password, no host; the function's DB_ADMIN_ENDPOINT pins the server.
 	adminSecret := fmt.Sprintf(`{"username":%q,"password":%q}`, field(t, st.others[adminName], "username"), field(t, st.others[adminName], "password"))
@@ -70,36 +57,17 @@ func TestLambdaEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	arn := aws.ToString(created.ARN)
-
-	env := append(lambdatest.AWSEnv(sm.URL, fake.Region()), "ROTATION_MODE=alternating",
-		"DB_ADMIN_ENDPOINT="+net.JoinHostPort(srv.secretHost(), strconv.Itoa(srv.port)))
-	fnp.Store(lambdatest.Start(t, ".", append(env, srv.env()...)...))
-	fn := fnp.Load()
 	users := map[string]bool{}
+	rot := h.Rotator(created)
 	for i := range 2 {
-		out, err := client.RotateSecret(ctx, &secretsmanager.RotateSecretInput{SecretId: aws.String(arn), RotationLambdaARN: aws.String("arn:aws:lambda:us-east-1:123456789012:function:postgres-rotation")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, ok := fake.Rotation(aws.ToString(out.VersionId))
-		if !ok {
-			t.Fatal("rotation not found")
-		}
-		if err := r.Wait(ctx); err != nil {
-			t.Fatalf("rotation %d failed: %v\nfunction log:\n%s", i+1, err, fn.Log)
-		}
-		cur, err := client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := rotation.NewString(aws.ToString(cur.SecretString))
+		res := rot.Rotate(t, ctx)
+		s := rotation.NewString(res.Current)
 		if err := probeWith(srv)(ctx, s); err != nil {
 			t.Errorf("AWSCURRENT after rotation %d does not authenticate: %v", i+1, err)
 		}
 		u, _ := s.Get("username")
 		users[u] = true
-		if strings.Contains(fn.Log.String(), field(t, aws.ToString(cur.SecretString), "password")) {
+		if strings.Contains(fn.Log.String(), field(t, res.Current, "password")) {
 			t.Error("the function's log contains a password")
 		}
 	}

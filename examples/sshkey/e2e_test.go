@@ -4,16 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/rotationkit/rotation"
 	"github.com/rotationkit/rotation/examples/internal/lambdatest"
-	"github.com/rotationkit/rotation/rotationtest"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -34,32 +31,9 @@ func TestLambdaEndToEnd(t *testing.T) {
 		others[h.addr] = otherLinesOf(h.authorized())
 	}
 
-	var mu sync.Mutex
-	var tokens []string
-	var invoker rotationtest.Invoker
-	fake := rotationtest.New(rotationtest.Options{
-		StrictRotationToken: true,
-		Invoker: rotationtest.InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
-			mu.Lock()
-			tokens = append(tokens, ev.RotationToken)
-			inv := invoker
-			mu.Unlock()
-			// The emulator serves the function only under the name
-			// "function" (a 404 for "sshkey"), so the ARN's name is not
-			// passed on. Reported: LambdaInvoker uses the ARN's name.
-			return inv.Invoke(ctx, "function", ev)
-		}),
-	})
-	server := rotationtest.NewServer(fake)
-	t.Cleanup(server.Close)
-	t.Cleanup(func() { _ = fake.Wait(context.Background()) })
-	function := lambdatest.Start(t, ".", append(lambdatest.AWSEnv(server.URL, fake.Region()),
-		"SSH_DIAL_TIMEOUT=5s", "SSH_COMMAND_TIMEOUT=10s", "LOG_LEVEL=debug")...)
-	mu.Lock()
-	invoker = function.Invoker
-	mu.Unlock()
-
-	client := server.Client()
+	harness := lambdatest.StartHarness(t, ".", "arn:aws:lambda:us-east-1:123456789012:function:sshkey",
+		"SSH_DIAL_TIMEOUT=5s", "SSH_COMMAND_TIMEOUT=10s", "LOG_LEVEL=debug")
+	fake, client, function := harness.Fake, harness.Client, harness.Function
 	created, err := client.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 		Name:         aws.String(name),
 		SecretString: aws.String(secretJSON(t, key, prefixFor(name)+"initial", hosts...)),
@@ -69,32 +43,12 @@ func TestLambdaEndToEnd(t *testing.T) {
 	}
 	arn := aws.ToString(created.ARN)
 
-	value := func(stage string) *rotation.Secret {
-		t.Helper()
-		out, err := client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn), VersionStage: aws.String(stage)})
-		if err != nil {
-			t.Fatalf("GetSecretValue(%s): %v", stage, err)
-		}
-		return rotation.NewString(aws.ToString(out.SecretString))
-	}
+	rot := harness.Rotator(created)
 	var installed []string // public_key lines, oldest first
 	installed = append(installed, initial)
 	for i := 1; i <= 3; i++ {
-		out, err := client.RotateSecret(ctx, &secretsmanager.RotateSecretInput{
-			SecretId:          aws.String(arn),
-			RotationLambdaARN: aws.String("arn:aws:lambda:us-east-1:123456789012:function:sshkey"),
-		})
-		if err != nil {
-			t.Fatalf("RotateSecret %d: %v", i, err)
-		}
-		r, ok := fake.Rotation(aws.ToString(out.VersionId))
-		if !ok {
-			t.Fatalf("rotation %d did not start", i)
-		}
-		if err := r.Wait(ctx); err != nil {
-			t.Fatalf("rotation %d: %v\nfunction log:\n%s", i, err, function.Log)
-		}
-		cur, prev := value("AWSCURRENT"), value("AWSPREVIOUS")
+		res := rot.Rotate(t, ctx)
+		cur, prev := rotation.NewString(res.Current), rotation.NewString(res.Previous)
 		if err := loginAll(ctx, cur, hosts...); err != nil {
 			t.Errorf("rotation %d: the new key does not log in: %v", i, err)
 		}
@@ -102,8 +56,8 @@ func TestLambdaEndToEnd(t *testing.T) {
 			t.Errorf("rotation %d: AWSPREVIOUS no longer logs in: %v", i, err)
 		}
 		curLine := mustGet(t, cur, "public_key")
-		if !strings.HasSuffix(curLine, " "+prefixFor(name)+r.VersionID) {
-			t.Errorf("rotation %d: public_key lacks the marker %q", i, prefixFor(name)+r.VersionID)
+		if !strings.HasSuffix(curLine, " "+prefixFor(name)+res.VersionID) {
+			t.Errorf("rotation %d: public_key lacks the marker %q", i, prefixFor(name)+res.VersionID)
 		}
 		if block := mustGet(t, cur, "private_key"); !strings.HasPrefix(block, "-----BEGIN OPENSSH PRIVATE KEY-----") {
 			t.Errorf("rotation %d: private_key is not in OpenSSH format", i)
@@ -147,8 +101,7 @@ func TestLambdaEndToEnd(t *testing.T) {
 			}
 		}
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	tokens := harness.Tokens()
 	for _, tok := range tokens {
 		if tok == "" {
 			t.Errorf("the service sent an empty RotationToken")
