@@ -54,14 +54,23 @@ func checkSecretID(id *string) error {
 	return nil
 }
 
-// live finds a secret that is not marked for deletion.
-func (f *Fake) live(id *string) (*Secret, error) {
+// find finds a secret, even one marked for deletion.
+func (f *Fake) find(id *string) (*Secret, error) {
 	if err := checkSecretID(id); err != nil {
 		return nil, err
 	}
 	s := f.lookup(*id)
 	if s == nil {
 		return nil, errNotFoundSecret()
+	}
+	return s, nil
+}
+
+// live finds a secret that is not marked for deletion.
+func (f *Fake) live(id *string) (*Secret, error) {
+	s, err := f.find(id)
+	if err != nil {
+		return nil, err
 	}
 	if s.deleted() {
 		return nil, errMarkedForDeletion()
@@ -348,36 +357,60 @@ func (f *Fake) CreateSecret(ctx context.Context, in *secretsmanager.CreateSecret
 func (f *Fake) DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error) {
 	f.begin("DescribeSecret")
 	defer f.mu.Unlock()
-	if in == nil || in.SecretId == nil || *in.SecretId == "" {
-		return nil, errValidation("1 validation error detected: Value null at 'secretId' failed to satisfy constraint: Member must not be null")
+	if in == nil {
+		in = &secretsmanager.DescribeSecretInput{}
 	}
-	s := f.lookup(*in.SecretId)
-	if s == nil {
-		return nil, errNotFoundSecret()
+	s, err := f.find(in.SecretId)
+	if err != nil {
+		return nil, err
 	}
-	out := &secretsmanager.DescribeSecretOutput{
-		ARN:                aws.String(s.ARN),
-		Name:               aws.String(s.Name),
-		Description:        ptrString(s.Description),
-		KmsKeyId:           ptrString(s.KmsKeyID),
-		CreatedDate:        ptrTime(s.CreatedDate),
-		LastChangedDate:    ptrTime(s.LastChangedDate),
-		LastAccessedDate:   ptrTime(s.LastAccessedDate),
-		LastRotatedDate:    ptrTime(s.LastRotatedDate),
-		NextRotationDate:   ptrTime(s.NextRotationDate),
-		DeletedDate:        ptrTime(s.DeletedDate),
-		RotationLambdaARN:  ptrString(s.RotationLambdaARN),
-		VersionIdsToStages: s.Labels(),
+	e := listEntry(s)
+	return &secretsmanager.DescribeSecretOutput{
+		ARN:                e.ARN,
+		Name:               e.Name,
+		Description:        e.Description,
+		KmsKeyId:           e.KmsKeyId,
+		CreatedDate:        e.CreatedDate,
+		LastChangedDate:    e.LastChangedDate,
+		LastAccessedDate:   e.LastAccessedDate,
+		LastRotatedDate:    e.LastRotatedDate,
+		NextRotationDate:   e.NextRotationDate,
+		DeletedDate:        e.DeletedDate,
+		RotationEnabled:    e.RotationEnabled,
+		RotationLambdaARN:  e.RotationLambdaARN,
+		RotationRules:      e.RotationRules,
+		Tags:               e.Tags,
+		VersionIdsToStages: e.SecretVersionsToStages,
+	}, nil
+}
+
+// listEntry is a secret's metadata as ListSecrets lists it and, under
+// other member names, as DescribeSecret returns it; unset fields are
+// omitted.
+func listEntry(s *Secret) types.SecretListEntry {
+	e := types.SecretListEntry{
+		ARN:                    aws.String(s.ARN),
+		Name:                   aws.String(s.Name),
+		Description:            ptrString(s.Description),
+		KmsKeyId:               ptrString(s.KmsKeyID),
+		CreatedDate:            ptrTime(s.CreatedDate),
+		LastChangedDate:        ptrTime(s.LastChangedDate),
+		LastAccessedDate:       ptrTime(s.LastAccessedDate),
+		LastRotatedDate:        ptrTime(s.LastRotatedDate),
+		NextRotationDate:       ptrTime(s.NextRotationDate),
+		DeletedDate:            ptrTime(s.DeletedDate),
+		RotationLambdaARN:      ptrString(s.RotationLambdaARN),
+		RotationRules:          rulesOut(s.RotationRules),
+		Tags:                   tagsOut(s.Tags),
+		SecretVersionsToStages: s.Labels(),
 	}
 	if s.RotationEnabled != nil {
-		out.RotationEnabled = aws.Bool(*s.RotationEnabled)
+		e.RotationEnabled = aws.Bool(*s.RotationEnabled)
 	}
-	out.RotationRules = rulesOut(s.RotationRules)
-	out.Tags = tagsOut(s.Tags)
-	if len(out.VersionIdsToStages) == 0 {
-		out.VersionIdsToStages = nil
+	if len(e.SecretVersionsToStages) == 0 {
+		e.SecretVersionsToStages = nil
 	}
-	return out, nil
+	return e
 }
 
 func rulesOut(r *RotationRules) *types.RotationRulesType {
@@ -753,29 +786,7 @@ func (f *Fake) ListSecrets(ctx context.Context, in *secretsmanager.ListSecretsIn
 	}
 	out := &secretsmanager.ListSecretsOutput{NextToken: next}
 	for _, s := range list[page[0]:page[1]] {
-		e := types.SecretListEntry{
-			ARN:                    aws.String(s.ARN),
-			Name:                   aws.String(s.Name),
-			Description:            ptrString(s.Description),
-			KmsKeyId:               ptrString(s.KmsKeyID),
-			CreatedDate:            ptrTime(s.CreatedDate),
-			LastChangedDate:        ptrTime(s.LastChangedDate),
-			LastAccessedDate:       ptrTime(s.LastAccessedDate),
-			LastRotatedDate:        ptrTime(s.LastRotatedDate),
-			NextRotationDate:       ptrTime(s.NextRotationDate),
-			DeletedDate:            ptrTime(s.DeletedDate),
-			RotationLambdaARN:      ptrString(s.RotationLambdaARN),
-			RotationRules:          rulesOut(s.RotationRules),
-			Tags:                   tagsOut(s.Tags),
-			SecretVersionsToStages: s.Labels(),
-		}
-		if s.RotationEnabled != nil {
-			e.RotationEnabled = aws.Bool(*s.RotationEnabled)
-		}
-		if len(e.SecretVersionsToStages) == 0 {
-			e.SecretVersionsToStages = nil
-		}
-		out.SecretList = append(out.SecretList, e)
+		out.SecretList = append(out.SecretList, listEntry(s))
 	}
 	return out, nil
 }
@@ -826,12 +837,12 @@ func matchFilters(s *Secret, filters []types.Filter) bool {
 func (f *Fake) DeleteSecret(ctx context.Context, in *secretsmanager.DeleteSecretInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.DeleteSecretOutput, error) {
 	now := f.begin("DeleteSecret")
 	defer f.mu.Unlock()
-	if in == nil || in.SecretId == nil || *in.SecretId == "" {
-		return nil, errValidation("1 validation error detected: Value null at 'secretId' failed to satisfy constraint: Member must not be null")
+	if in == nil {
+		in = &secretsmanager.DeleteSecretInput{}
 	}
-	s := f.lookup(*in.SecretId)
-	if s == nil {
-		return nil, errNotFoundSecret()
+	s, err := f.find(in.SecretId)
+	if err != nil {
+		return nil, err
 	}
 	force := aws.ToBool(in.ForceDeleteWithoutRecovery)
 	if force && in.RecoveryWindowInDays != nil {
@@ -865,12 +876,12 @@ func (f *Fake) DeleteSecret(ctx context.Context, in *secretsmanager.DeleteSecret
 func (f *Fake) RestoreSecret(ctx context.Context, in *secretsmanager.RestoreSecretInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.RestoreSecretOutput, error) {
 	now := f.begin("RestoreSecret")
 	defer f.mu.Unlock()
-	if in == nil || in.SecretId == nil || *in.SecretId == "" {
-		return nil, errValidation("1 validation error detected: Value null at 'secretId' failed to satisfy constraint: Member must not be null")
+	if in == nil {
+		in = &secretsmanager.RestoreSecretInput{}
 	}
-	s := f.lookup(*in.SecretId)
-	if s == nil {
-		return nil, errNotFoundSecret()
+	s, err := f.find(in.SecretId)
+	if err != nil {
+		return nil, err
 	}
 	s.DeletedDate = time.Time{}
 	s.DeletionDate = time.Time{}

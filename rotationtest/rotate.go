@@ -846,7 +846,7 @@ func (f *Fake) attempt(r *Rotation, steps []rotation.Step, tok string) (stopped 
 			RotationToken:      tok,
 		}
 		if err := f.invokeStep(r.FunctionARN, ev); err != nil {
-			return false, &StepFailedError{FunctionARN: r.FunctionARN, Step: step, Err: err}
+			return false, &StepFailedError{FunctionARN: r.FunctionARN, Step: step, Err: redactToken(err, tok)}
 		}
 		f.mu.Lock()
 		stop = f.halted(r, false)
@@ -863,6 +863,30 @@ func (f *Fake) attempt(r *Rotation, steps []rotation.Step, tok string) (stopped 
 	}
 	return false, nil
 }
+
+// redactToken hides tok in err's text. A function's error (a Lambda
+// errorMessage, an error body, a panic value) may echo the event it was
+// sent, and the step's error reaches Event.Message, Rotation.Err and the
+// lines secretsmanager-local logs; the RotationToken must reach none of
+// them. errors.As and errors.Is still see err.
+func redactToken(err error, tok string) error {
+	if tok == "" || !strings.Contains(err.Error(), tok) {
+		return err
+	}
+	return &redactedError{err: err, tok: tok}
+}
+
+// redactedError is an error whose text has a RotationToken hidden.
+type redactedError struct {
+	err error
+	tok string
+}
+
+func (e *redactedError) Error() string {
+	return strings.ReplaceAll(e.err.Error(), e.tok, "[RotationToken redacted]")
+}
+
+func (e *redactedError) Unwrap() error { return e.err }
 
 // invokeStep runs one invocation under StepTimeout. The invoker runs in
 // its own goroutine, so that the step ends at the deadline even if the

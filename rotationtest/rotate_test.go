@@ -715,6 +715,42 @@ func TestStrictRotationToken(t *testing.T) {
 	})
 }
 
+// TestStepErrorHidesRotationToken: a function error that echoes its event
+// must not carry the RotationToken into the rotation's error or the
+// RotationFailed event, which secretsmanager-local logs; the cause stays
+// reachable with errors.As.
+func TestStepErrorHidesRotationToken(t *testing.T) {
+	fx := newFixture(t, rotationtest.Options{RotationAttempts: 1})
+	var tok string
+	fx.r.before = func(ev events.SecretsManagerSecretRotationEvent) error {
+		tok = ev.RotationToken
+		return &rotationtest.FunctionError{Type: "ValueError", Message: fmt.Sprintf("bad event %+v", ev)}
+	}
+	_, err := fx.f.Rotate(timeout(t), rotateInput(v2))
+	var fe *rotationtest.FunctionError
+	if !errors.As(err, &fe) {
+		t.Fatalf("Rotate: err = %v, want a FunctionError", err)
+	}
+	if tok == "" {
+		t.Fatal("the function saw no RotationToken")
+	}
+	if !strings.Contains(err.Error(), "bad event") || strings.Contains(err.Error(), tok) {
+		t.Errorf("Rotate error %q: want the function's message without the RotationToken", err)
+	}
+	var failed int
+	for _, e := range fx.f.Events() {
+		if e.Name == rotationtest.EventRotationFailed {
+			failed++
+			if strings.Contains(e.Message, tok) || !strings.Contains(e.Message, "bad event") {
+				t.Errorf("RotationFailed message %q: want the function's message without the RotationToken", e.Message)
+			}
+		}
+	}
+	if failed != 1 {
+		t.Errorf("%d RotationFailed events, want 1", failed)
+	}
+}
+
 func TestRotateImmediatelyFalse(t *testing.T) {
 	fx := newFixture(t, rotationtest.Options{})
 	seed(t, fx.f, "db", ver(v1, prev), rotationtest.Version{ID: v2, SecretString: aws.String("s3cret"), Stages: []string{cur, "X"}})

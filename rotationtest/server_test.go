@@ -1485,8 +1485,12 @@ func ExampleNewServer() {
 // --- other clients: the AWS CLI and boto3 ---
 
 // requireTools reports whether tests needing external tools must fail
-// rather than skip when the tools are missing.
-func requireTools() bool { return os.Getenv("ROTATION_REQUIRE_AWSCLI") == "1" }
+// rather than skip when the tools are missing: with
+// ROTATION_REQUIRE_AWSCLI=1, or with ROTATION_REQUIRE_SERVICES=1, which CI
+// sets for every real-service test (see examples/internal/testenv).
+func requireTools() bool {
+	return os.Getenv("ROTATION_REQUIRE_AWSCLI") == "1" || os.Getenv("ROTATION_REQUIRE_SERVICES") == "1"
+}
 
 // wireToolEnv is the environment for a child AWS tool: dummy credentials
 // and region, no shared config, no pager, no instance metadata lookups.
@@ -1542,7 +1546,7 @@ func wireTools(t *testing.T, name string, probe []string, candidates ...string) 
 func skipOrFail(t *testing.T, format string, args ...any) {
 	t.Helper()
 	if requireTools() {
-		t.Fatalf(format+" (ROTATION_REQUIRE_AWSCLI=1)", args...)
+		t.Fatalf(format+" (ROTATION_REQUIRE_AWSCLI=1 or ROTATION_REQUIRE_SERVICES=1)", args...)
 	}
 	t.Skipf(format, args...)
 }
