@@ -5,14 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/rotationkit/rotation"
+	"github.com/rotationkit/rotation/examples/internal/safehttp"
 	"github.com/rotationkit/rotation/strategy"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
@@ -26,9 +26,6 @@ const (
 	fieldClientSecret  = "client_secret"
 	fieldSecretID      = "secret_id" // the id the management API gives client_secret
 )
-
-// maxBody bounds how much of a management API response is read.
-const maxBody = 1 << 20
 
 // Errors callers can branch on with errors.Is.
 var (
@@ -67,19 +64,6 @@ type clientSecrets struct {
 
 var _ strategy.KeyProvider = clientSecrets{}
 
-// client returns the HTTP client with redirects refused: following one
-// would send the client's credentials to another address.
-func (p clientSecrets) client() *http.Client {
-	var c http.Client
-	if p.http != nil {
-		c = *p.http
-	} else {
-		c.Timeout = 10 * time.Second
-	}
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &c
-}
-
 // oauthClient holds the fields of one secret value.
 type oauthClient struct {
 	tokenURL, managementURL *url.URL
@@ -110,40 +94,11 @@ func readClient(s *rotation.Secret) (*oauthClient, error) {
 		if err != nil {
 			return nil, err
 		}
-		if *f.dst, err = checkURL(raw, f.query); err != nil {
+		if *f.dst, err = safehttp.CheckURL(raw, f.query); err != nil {
 			return nil, fmt.Errorf("%w: field %q %v", rotation.ErrInvalidSecret, f.name, err)
 		}
 	}
 	return &c, nil
-}
-
-// checkURL parses an endpoint and rejects one credentials must not be sent
-// to: not absolute, with user information or a fragment (or a query, unless
-// allowed: RFC 6749 lets a token endpoint have one), or plain http to a host
-// other than a loopback address. Its errors never quote the URL.
-func checkURL(raw string, allowQuery bool) (*url.URL, error) {
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil:
-		return nil, errors.New("is not a URL")
-	case u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
-		return nil, errors.New("is not an absolute http(s) URL")
-	case u.User != nil:
-		return nil, errors.New("must not carry user information")
-	case u.Fragment != "" || (u.RawQuery != "" && !allowQuery):
-		return nil, errors.New("must not have a query or fragment")
-	case u.Scheme == "http" && !isLoopback(u.Hostname()):
-		return nil, errors.New("uses plain http to a host that is not a loopback address; use https")
-	}
-	return u, nil
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // manage sends one request to the client-management API and decodes a
@@ -164,52 +119,24 @@ func (p clientSecrets) manage(ctx context.Context, s *rotation.Secret, method, o
 	// RFC 6749 section 2.3.1: each part form-urlencoded, then HTTP Basic.
 	req.SetBasicAuth(url.QueryEscape(c.id), url.QueryEscape(c.secret))
 	req.Header.Set("Accept", "application/json")
-	resp, err := p.client().Do(req)
+	status, body, err := safehttp.Do(p.http, req)
 	if err != nil {
-		return fmt.Errorf("%s: %w", op, transportError(err))
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return fmt.Errorf("%s: reading the response: %w", op, transportError(err))
+		return fmt.Errorf("%s: %w", op, err)
 	}
 	switch {
-	case resp.StatusCode == http.StatusUnauthorized:
+	case status == http.StatusUnauthorized:
 		return fmt.Errorf("%s: %w", op, errUnauthorized)
-	case resp.StatusCode == http.StatusConflict:
+	case status == http.StatusConflict:
 		return fmt.Errorf("%s: %w", op, errSecretLimit)
-	case !contains(ok, resp.StatusCode):
-		return fmt.Errorf("%s: the client-management API answered status %d", op, resp.StatusCode)
+	case !slices.Contains(ok, status):
+		return fmt.Errorf("%s: the client-management API answered status %d", op, status)
 	}
 	if out != nil {
 		if err := json.Unmarshal(body, out); err != nil {
-			return fmt.Errorf("%s: the client-management API answered status %d with a body that is not the expected JSON", op, resp.StatusCode)
+			return fmt.Errorf("%s: the client-management API answered status %d with a body that is not the expected JSON", op, status)
 		}
 	}
 	return nil
-}
-
-func contains(list []int, v int) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
-// transportError drops the URL from a *url.Error and says plainly when a
-// request timed out.
-func transportError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	var t interface{ Timeout() bool }
-	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &t) && t.Timeout()) {
-		return fmt.Errorf("the request timed out: %w", err)
-	}
-	return err
 }
 
 // Mint creates a client secret, authenticating with current.
@@ -274,7 +201,7 @@ func (p clientSecrets) Test(ctx context.Context, s *rotation.Secret) error {
 		TokenURL:     c.tokenURL.String(),
 		AuthStyle:    p.authStyle,
 	}
-	tok, err := cfg.Token(context.WithValue(ctx, oauth2.HTTPClient, p.client()))
+	tok, err := cfg.Token(context.WithValue(ctx, oauth2.HTTPClient, safehttp.Client(p.http)))
 	if err != nil {
 		return tokenError(err)
 	}
@@ -310,7 +237,7 @@ func tokenError(err error) error {
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) || errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("token endpoint: %w", transportError(err))
+		return fmt.Errorf("token endpoint: %w", safehttp.TransportError(err))
 	}
 	// The library's own messages ("server response missing access_token",
 	// "cannot parse json: ...") quote nothing from the answer but a

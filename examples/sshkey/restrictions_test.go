@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/rotationkit/rotation"
+	"github.com/rotationkit/rotation/examples/internal/testenv"
 	"github.com/rotationkit/rotation/rotationtest"
 	"golang.org/x/crypto/ssh"
 )
@@ -34,7 +35,7 @@ func fromDial(t *testing.T, local string) func(ctx context.Context, network, add
 	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}}
 	l, err := net.Listen("tcp", local+":0")
 	if err != nil {
-		t.Skipf("cannot use %s as a source address here: %v", local, err)
+		testenv.Missing(t, local+" as a source address", "only Linux routes all of 127.0.0.0/8 to the loopback interface: "+err.Error())
 	}
 	l.Close()
 	return d.DialContext

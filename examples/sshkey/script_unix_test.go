@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rotationkit/rotation"
+	"github.com/rotationkit/rotation/examples/internal/testenv"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -36,7 +37,7 @@ func toolDir(t *testing.T, skip []string, fake map[string]string) string {
 		}
 		p, err := exec.LookPath(name)
 		if err != nil {
-			t.Skipf("%s is not installed here: %v", name, err)
+			testenv.Missing(t, name, "install it (coreutils; util-linux for flock): "+err.Error())
 		}
 		if err := os.Symlink(p, filepath.Join(dir, name)); err != nil {
 			t.Fatal(err)
@@ -94,7 +95,7 @@ func TestWriteLock(t *testing.T) {
 	}
 	defer d.Close()
 	if err := syscall.Flock(int(d.Fd()), syscall.LOCK_EX); err != nil {
-		t.Skipf("cannot lock the directory here: %v", err)
+		testenv.Missing(t, "flock(2) on a directory", err.Error())
 	}
 	before := h.authorized()
 	start := time.Now()
@@ -185,7 +186,7 @@ func TestWriteTempSymlink(t *testing.T) {
 	t.Parallel()
 	ln, err := exec.LookPath("ln")
 	if err != nil {
-		t.Skip("no ln")
+		testenv.Missing(t, "ln", "install coreutils")
 	}
 	target := filepath.Join(t.TempDir(), "target")
 	if err := os.WriteFile(target, []byte("precious\n"), 0o600); err != nil {

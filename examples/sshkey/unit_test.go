@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/rotationkit/rotation"
+	"github.com/rotationkit/rotation/examples/internal/testenv"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 )
@@ -22,7 +23,7 @@ import (
 func TestCksumMatchesPOSIX(t *testing.T) {
 	bin, err := exec.LookPath("cksum")
 	if err != nil {
-		t.Skip("no cksum binary to compare with")
+		testenv.Missing(t, "a cksum binary to compare with", "install coreutils")
 	}
 	for _, in := range []string{"", "a", "hello\n", strings.Repeat("ssh-ed25519 AAAA key\n", 300), "\x00\xff\x80"} {
 		cmd := exec.Command(bin)

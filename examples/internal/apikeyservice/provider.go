@@ -5,14 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/rotationkit/rotation"
+	"github.com/rotationkit/rotation/examples/internal/safehttp"
 	"github.com/rotationkit/rotation/strategy"
 )
 
@@ -25,10 +23,7 @@ const (
 )
 
 // DefaultTimeout bounds each request when Provider.HTTP is nil.
-const DefaultTimeout = 10 * time.Second
-
-// maxBody bounds how much of a response is read.
-const maxBody = 1 << 20
+const DefaultTimeout = safehttp.DefaultTimeout
 
 // Errors callers can branch on with errors.Is.
 var (
@@ -53,17 +48,6 @@ type Provider struct {
 }
 
 var _ strategy.KeyProvider = Provider{}
-
-func (p Provider) client() *http.Client {
-	var c http.Client
-	if p.HTTP != nil {
-		c = *p.HTTP
-	} else {
-		c.Timeout = DefaultTimeout
-	}
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &c
-}
 
 // credentials reads and checks the secret's fields.
 func credentials(s *rotation.Secret) (endpoint *url.URL, id, key string, err error) {
@@ -91,30 +75,13 @@ func credentials(s *rotation.Secret) (endpoint *url.URL, id, key string, err err
 // or plain http to a host other than a loopback address. Its errors never
 // quote the URL.
 func CheckEndpoint(raw string) (*url.URL, error) {
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil:
-		return nil, errors.New("is not a URL")
-	case u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
-		return nil, errors.New("is not an absolute http(s) URL")
-	case u.User != nil:
-		return nil, errors.New("must not carry user information")
-	case u.RawQuery != "" || u.Fragment != "":
-		return nil, errors.New("must not have a query or fragment")
-	case u.Scheme == "http" && !isLoopback(u.Hostname()):
-		return nil, errors.New("uses plain http to a host that is not a loopback address; use https")
+	u, err := safehttp.CheckURL(raw, false)
+	if err != nil {
+		return nil, err
 	}
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = ""
 	return u, nil
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // do sends one authenticated request and decodes a JSON answer into out.
@@ -132,48 +99,24 @@ func (p Provider) do(ctx context.Context, s *rotation.Secret, method, path strin
 	req.Header.Set(HeaderKeyID, id)
 	req.Header.Set(HeaderKey, key)
 	req.Header.Set("Accept", "application/json")
-	resp, err := p.client().Do(req)
+	status, body, err := safehttp.Do(p.HTTP, req)
 	if err != nil {
-		return fmt.Errorf("%s: %w", op, transportError(err))
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return fmt.Errorf("%s: reading the response: %w", op, transportError(err))
+		return fmt.Errorf("%s: %w", op, err)
 	}
 	switch {
-	case resp.StatusCode == http.StatusUnauthorized:
+	case status == http.StatusUnauthorized:
 		return fmt.Errorf("%s: %w", op, ErrUnauthorized)
-	case resp.StatusCode == http.StatusConflict:
+	case status == http.StatusConflict:
 		return fmt.Errorf("%s: %w", op, ErrKeyLimit)
-	case resp.StatusCode != want:
-		return fmt.Errorf("%s: the service answered status %d, want %d", op, resp.StatusCode, want)
+	case status != want:
+		return fmt.Errorf("%s: the service answered status %d, want %d", op, status, want)
 	}
 	if out != nil {
 		if err := json.Unmarshal(body, out); err != nil {
-			return fmt.Errorf("%s: the service answered status %d with a body that is not the expected JSON", op, resp.StatusCode)
+			return fmt.Errorf("%s: the service answered status %d with a body that is not the expected JSON", op, status)
 		}
 	}
 	return nil
-}
-
-// transportError drops the URL from a *url.Error (the endpoint is
-// configuration, but a log is no place for addresses that may carry more)
-// and says plainly when the request timed out.
-func transportError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
-		return fmt.Errorf("the request timed out: %w", err)
-	}
-	return err
-}
-
-func isTimeout(err error) bool {
-	var t interface{ Timeout() bool }
-	return errors.As(err, &t) && t.Timeout()
 }
 
 // Mint creates a key, authenticating with current.
