@@ -265,35 +265,36 @@ type event struct {
 	rotationToken string
 }
 
-// parseEvent validates ev. Error messages never include the RotationToken.
+// parseEvent validates ev. On error the event holds the step if it parsed.
+// Error messages never include the RotationToken.
 func parseEvent(ev events.SecretsManagerSecretRotationEvent) (event, error) {
 	step, err := ParseStep(ev.Step)
 	if err != nil {
 		return event{}, err
 	}
 	if ev.SecretID == "" {
-		return event{}, fmt.Errorf("%w: SecretId is empty", ErrInvalidEvent)
+		return event{step: step}, fmt.Errorf("%w: SecretId is empty", ErrInvalidEvent)
 	}
 	if len(ev.SecretID) > 2048 {
-		return event{}, fmt.Errorf("%w: SecretId is longer than 2048 characters", ErrInvalidEvent)
+		return event{step: step}, fmt.Errorf("%w: SecretId is longer than 2048 characters", ErrInvalidEvent)
 	}
 	if n := len(ev.ClientRequestToken); n == 0 {
-		return event{}, fmt.Errorf("%w: ClientRequestToken is empty", ErrInvalidEvent)
+		return event{step: step}, fmt.Errorf("%w: ClientRequestToken is empty", ErrInvalidEvent)
 	} else if n < 32 || n > 64 {
-		return event{}, fmt.Errorf("%w: ClientRequestToken has %d characters, want 32 to 64", ErrInvalidEvent, n)
+		return event{step: step}, fmt.Errorf("%w: ClientRequestToken has %d characters, want 32 to 64", ErrInvalidEvent, n)
 	}
 	for _, c := range ev.ClientRequestToken {
 		if c < 0x21 || c > 0x7e {
-			return event{}, fmt.Errorf("%w: ClientRequestToken contains a character that is not printable ASCII", ErrInvalidEvent)
+			return event{step: step}, fmt.Errorf("%w: ClientRequestToken contains a character that is not printable ASCII", ErrInvalidEvent)
 		}
 	}
 	if t := ev.RotationToken; t != "" {
 		if len(t) < 36 || len(t) > 256 {
-			return event{}, fmt.Errorf("%w: RotationToken has %d characters, want 36 to 256", ErrInvalidEvent, len(t))
+			return event{step: step}, fmt.Errorf("%w: RotationToken has %d characters, want 36 to 256", ErrInvalidEvent, len(t))
 		}
 		for _, c := range t {
 			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
-				return event{}, fmt.Errorf("%w: RotationToken contains a character outside [a-zA-Z0-9-]", ErrInvalidEvent)
+				return event{step: step}, fmt.Errorf("%w: RotationToken contains a character outside [a-zA-Z0-9-]", ErrInvalidEvent)
 			}
 		}
 	}
@@ -316,10 +317,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SecretsManagerSecretRota
 	start := h.now()
 	e, err := parseEvent(ev)
 	if err != nil {
-		serr := &StepError{Step: Step(""), SecretARN: truncate(ev.SecretID, 2048), VersionID: truncate(ev.ClientRequestToken, 64), Err: err}
-		if s, perr := ParseStep(ev.Step); perr == nil {
-			serr.Step = s
-		}
+		serr := &StepError{Step: e.step, SecretARN: truncate(ev.SecretID, 2048), VersionID: truncate(ev.ClientRequestToken, 64), Err: err}
 		// The error is returned, not logged: Lambda logs what a handler
 		// returns, and logging it too would print it twice.
 		h.logger.LogAttrs(ctx, slog.LevelWarn, "rotation step rejected",
@@ -434,17 +432,15 @@ func (h *Handler) create(ctx context.Context, e event) (outcome, error) {
 	} else if !isNotFound(err) {
 		return "", err
 	}
-	cur, err := h.getValue(ctx, e.secretID, "", StageCurrent)
+	values := h.lazy(e)
+	cur, err := values.get(ctx, StageCurrent)
 	if err != nil {
-		if isNotFound(err) {
-			return "", fmt.Errorf("%w: %w", ErrNoCurrent, err)
-		}
 		return "", err
 	}
-	creq := &CreateRequest{SecretARN: e.secretID, VersionID: e.versionID, Current: cur, values: h.lazy(e)}
+	creq := &CreateRequest{SecretARN: e.secretID, VersionID: e.versionID, Current: cur, values: values}
 	resp, err := h.rotator.Create(ctx, creq)
 	if err != nil {
-		return "", fmt.Errorf("create pending value: %w", Scrub(err, creq.values.seen(cur)...))
+		return "", fmt.Errorf("create pending value: %w", Scrub(err, values.seen()...))
 	}
 	if resp == nil || resp.Pending == nil {
 		return "", fmt.Errorf("create pending value: %w: Rotator.Create returned no pending value", ErrInvalidSecret)
@@ -475,8 +471,9 @@ func (h *Handler) create(ctx context.Context, e event) (outcome, error) {
 	// rejected stays true only while every write was certainly refused:
 	// one with an unknown outcome may still land later.
 	var exists *types.ResourceExistsException
-	rejected := errors.As(err, &exists) || definitelyRejected(err)
-	if !errors.As(err, &exists) {
+	taken := errors.As(err, &exists)
+	rejected := taken || definitelyRejected(err)
+	if !taken {
 		// The write may or may not have landed (a lost response, a
 		// timeout, a 500). Writing the same value again with the same
 		// ClientRequestToken settles it: a no-op if it landed, the write if
@@ -568,7 +565,7 @@ func (h *Handler) set(ctx context.Context, e event) (outcome, error) {
 	}
 	req := &SetRequest{SecretARN: e.secretID, VersionID: e.versionID, Pending: p, values: h.lazy(e)}
 	if _, err := h.rotator.Set(ctx, req); err != nil {
-		return "", fmt.Errorf("set pending value: %w", scrub(err, req.values.seen(p)...))
+		return "", fmt.Errorf("set pending value: %w", Scrub(err, req.values.seen(p)...))
 	}
 	return outcomeDone, nil
 }
@@ -588,7 +585,7 @@ func (h *Handler) test(ctx context.Context, e event) (outcome, error) {
 		if err == nil {
 			return outcomeDone, nil
 		}
-		err = scrub(err, req.values.seen(p)...)
+		err = Scrub(err, req.values.seen(p)...)
 		if attempt >= h.testAttempts {
 			if attempt > 1 {
 				return "", fmt.Errorf("%w after %d attempts: %w", ErrTestFailed, attempt, err)
@@ -641,7 +638,7 @@ func (h *Handler) finish(ctx context.Context, e event) (outcome, error) {
 		}
 		values := h.lazyKnown(e, v)
 		if _, err := f.Finish(ctx, &FinishRequest{SecretARN: e.secretID, VersionID: e.versionID, values: values}); err != nil {
-			return "", fmt.Errorf("finish hook: %w", scrub(err, values.seen()...))
+			return "", fmt.Errorf("finish hook: %w", Scrub(err, values.seen()...))
 		}
 	}
 	return out, nil
@@ -729,9 +726,6 @@ func escapedForms(c string) []string {
 	return forms
 }
 
-// scrub is Scrub; the Handler's name for it.
-func scrub(err error, values ...*Secret) error { return Scrub(err, values...) }
-
 // movedCurrent returns v as it is after AWSCURRENT moved to id: the
 // version that held it now holds AWSPREVIOUS.
 func movedCurrent(v Versions, id string) Versions {
@@ -782,7 +776,7 @@ func NewFinishRequest(secretARN, versionID string, current, previous, pending *S
 
 // staticValues serves fixed values, for requests built outside a Handler.
 func staticValues(m map[Stage]*Secret) *lazyValues {
-	return &lazyValues{static: true, cache: m, byID: map[string]*Secret{}}
+	return &lazyValues{cache: m, byID: map[string]*Secret{}}
 }
 
 // lazyValues reads labelled values on first use, once per step. When the
@@ -790,10 +784,9 @@ func staticValues(m map[Stage]*Secret) *lazyValues {
 // DescribeSecret), it reads by version id, so two labels on one version
 // cost one read.
 type lazyValues struct {
-	h       *Handler
+	h       *Handler // nil: built outside a Handler, cache is all there is
 	secret  string
 	holders map[Stage]string // nil: unknown, read by stage
-	static  bool             // built outside a Handler: cache is all there is
 	mu      sync.Mutex
 	cache   map[Stage]*Secret
 	byID    map[string]*Secret
@@ -815,15 +808,18 @@ func (h *Handler) lazyKnown(e event, v Versions) *lazyValues {
 	return l
 }
 
+// errNoCurrentLabel is get's error when no version carries AWSCURRENT.
+var errNoCurrentLabel = fmt.Errorf("%w: no version is labelled AWSCURRENT", ErrNoCurrent)
+
 func (l *lazyValues) get(ctx context.Context, stage Stage) (*Secret, error) {
 	if l == nil {
 		return nil, errors.New("rotation: request was not built by a Handler")
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if s, ok := l.cache[stage]; ok || l.static {
+	if s, ok := l.cache[stage]; ok || l.h == nil {
 		if s == nil && stage == StageCurrent {
-			return nil, fmt.Errorf("%w: no version is labelled AWSCURRENT", ErrNoCurrent)
+			return nil, errNoCurrentLabel
 		}
 		return s, nil
 	}
@@ -832,7 +828,7 @@ func (l *lazyValues) get(ctx context.Context, stage Stage) (*Secret, error) {
 		var known bool
 		if id, known = l.holders[stage]; !known {
 			if stage == StageCurrent {
-				return nil, fmt.Errorf("%w: no version is labelled AWSCURRENT", ErrNoCurrent)
+				return nil, errNoCurrentLabel
 			}
 			l.cache[stage] = nil
 			return nil, nil

@@ -1750,6 +1750,18 @@ func (failingCreate) Create(ctx context.Context, req *rotation.CreateRequest) (*
 
 type failingDiscard struct{ passwordRotator }
 
+// discardedPassword is the password failingDiscard creates, and quotes
+// when Discard fails.
+const discardedPassword = "discarded-password-x"
+
+func (failingDiscard) Create(ctx context.Context, req *rotation.CreateRequest) (*rotation.CreateResponse, error) {
+	p, err := req.Current.With(map[string]any{"password": discardedPassword})
+	if err != nil {
+		return nil, err
+	}
+	return &rotation.CreateResponse{Pending: p}, nil
+}
+
 func (failingDiscard) Discard(ctx context.Context, req *rotation.DiscardRequest) error {
 	pw, _ := req.Discarded.Get("password")
 	return fmt.Errorf("cannot revoke %s", pw)
@@ -1790,7 +1802,7 @@ func TestCreateAndDiscardErrorsAreScrubbed(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "cannot revoke") {
 		t.Fatalf("createSecret error = %v; want the Discard failure", err)
 	}
-	if strings.Contains(err.Error(), `"password"`) || strings.Contains(err.Error(), "revoke {") {
+	if strings.Contains(err.Error(), `"password"`) || strings.Contains(err.Error(), "revoke {") || strings.Contains(err.Error(), discardedPassword) {
 		t.Errorf("the Discard error quotes the discarded value: %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package rotation
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -57,7 +58,9 @@ func NewString(s string) *Secret {
 
 // NewBinary returns a secret holding b as its SecretBinary.
 func NewBinary(b []byte) *Secret {
-	return &Secret{d: &secretData{bin: bytes.Clone(b), parseErr: fmt.Errorf("%w: the secret is binary, not a JSON string", ErrInvalidSecret)}}
+	d := &secretData{bin: bytes.Clone(b)}
+	d.parse()
+	return &Secret{d: d}
 }
 
 // NewJSON returns a secret whose SecretString is the JSON encoding of
@@ -108,25 +111,10 @@ func (s *secretData) parse() {
 // encoding/json messages quote the offending value.
 func redactJSONError(err error) string {
 	var ute *json.UnsupportedTypeError
-	if ok := asError(err, &ute); ok {
+	if errors.As(err, &ute) {
 		return "unsupported type " + ute.Type.String()
 	}
 	return "invalid value"
-}
-
-func asError[T error](err error, target *T) bool {
-	for err != nil {
-		if t, ok := err.(T); ok {
-			*target = t
-			return true
-		}
-		u, ok := err.(interface{ Unwrap() error })
-		if !ok {
-			return false
-		}
-		err = u.Unwrap()
-	}
-	return false
 }
 
 // withVersion returns a copy of s labelled as version id with stages.

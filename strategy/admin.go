@@ -39,19 +39,9 @@ type Admin struct {
 	MatchFields []string
 }
 
-func (a *Admin) usernameField() string {
-	if a.UsernameField == "" {
-		return "username"
-	}
-	return a.UsernameField
-}
+func (a *Admin) usernameField() string { return orDefault(a.UsernameField, "username") }
 
-func (a *Admin) field() string {
-	if a.Field == "" {
-		return "masterarn"
-	}
-	return a.Field
-}
+func (a *Admin) field() string { return orDefault(a.Field, "masterarn") }
 
 // Fetch reads the admin credential named by secret and checks that it is
 // for the same resource.
@@ -78,18 +68,39 @@ func (a *Admin) Fetch(ctx context.Context, secret *rotation.Secret) (*rotation.S
 	if match == nil {
 		match = []string{"host"}
 	}
-	for _, f := range match {
-		want, wok, err := secret.Lookup(f)
-		if err != nil {
-			return nil, err
-		}
-		got, gok, err := admin.Lookup(f)
-		if err != nil {
-			return nil, fmt.Errorf("admin secret %q: %w", id, err)
-		}
-		if wok != gok || want != got {
-			return nil, fmt.Errorf("%w: field %q differs between the secret and admin secret %q", ErrAdminMismatch, f, id)
-		}
+	f, err := differingField(secret, admin, match)
+	if err != nil {
+		return nil, fmt.Errorf("comparing with admin secret %q: %w", id, err)
+	}
+	if f != "" {
+		return nil, fmt.Errorf("%w: field %q differs between the secret and admin secret %q", ErrAdminMismatch, f, id)
 	}
 	return admin, nil
+}
+
+// differingField returns the first of fields whose value differs between
+// a and b, or "" if none does. A field absent (or null) in both is equal.
+func differingField(a, b *rotation.Secret, fields []string) (string, error) {
+	for _, f := range fields {
+		av, aok, err := a.Lookup(f)
+		if err != nil {
+			return "", err
+		}
+		bv, bok, err := b.Lookup(f)
+		if err != nil {
+			return "", err
+		}
+		if aok != bok || av != bv {
+			return f, nil
+		}
+	}
+	return "", nil
+}
+
+// orDefault returns s, or def when s is empty.
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }

@@ -86,6 +86,9 @@ type AlternatingUsers struct {
 
 var _ rotation.Rotator = (*AlternatingUsers)(nil)
 
+// errOneUser is the configuration error of a Users pair with one name.
+var errOneUser = errors.New("strategy: AlternatingUsers.Users names only one user; set both, or neither to derive the alternate with Suffix")
+
 // Validate reports a configuration that cannot work, naming the field.
 // rotation.New calls it.
 func (a *AlternatingUsers) Validate() error {
@@ -97,38 +100,23 @@ func (a *AlternatingUsers) Validate() error {
 	case a.Admin.Client == nil:
 		return errors.New("strategy: AlternatingUsers.Admin.Client is nil")
 	case (a.Users[0] == "") != (a.Users[1] == ""):
-		return errors.New("strategy: AlternatingUsers.Users names only one user; set both, or neither to derive the alternate with Suffix")
+		return errOneUser
 	case a.Users[0] != "" && a.Users[0] == a.Users[1]:
 		return errors.New("strategy: AlternatingUsers.Users names the same user twice")
 	}
 	return a.Policy.Validate()
 }
 
-func (a *AlternatingUsers) userField() string {
-	if a.UsernameField == "" {
-		return "username"
-	}
-	return a.UsernameField
-}
+func (a *AlternatingUsers) userField() string { return orDefault(a.UsernameField, "username") }
 
-func (a *AlternatingUsers) passwordField() string {
-	if a.PasswordField == "" {
-		return "password"
-	}
-	return a.PasswordField
-}
+func (a *AlternatingUsers) passwordField() string { return orDefault(a.PasswordField, "password") }
 
-func (a *AlternatingUsers) suffix() string {
-	if a.Suffix == "" {
-		return "_clone"
-	}
-	return a.Suffix
-}
+func (a *AlternatingUsers) suffix() string { return orDefault(a.Suffix, "_clone") }
 
 // pair returns the base user and the alternate of user.
 func (a *AlternatingUsers) pair(user string) (base, other string, err error) {
 	if (a.Users[0] == "") != (a.Users[1] == "") {
-		return "", "", errors.New("strategy: AlternatingUsers.Users names only one user; set both, or neither to derive the alternate with Suffix")
+		return "", "", errOneUser
 	}
 	if a.Users[0] != "" && a.Users[1] != "" {
 		switch user {
@@ -247,18 +235,12 @@ func matchFields(cur, pending *rotation.Secret, fields []string) error {
 	if fields == nil {
 		fields = []string{"host", "port", "dbname"}
 	}
-	for _, f := range fields {
-		c, cok, err := cur.Lookup(f)
-		if err != nil {
-			return err
-		}
-		p, pok, err := pending.Lookup(f)
-		if err != nil {
-			return err
-		}
-		if cok != pok || c != p {
-			return fmt.Errorf("%w: field %q differs between the current and pending values", ErrUserMismatch, f)
-		}
+	f, err := differingField(cur, pending, fields)
+	if err != nil {
+		return err
+	}
+	if f != "" {
+		return fmt.Errorf("%w: field %q differs between the current and pending values", ErrUserMismatch, f)
 	}
 	return nil
 }

@@ -101,12 +101,9 @@ func (s *SingleUser) Validate() error {
 
 var _ rotation.Rotator = (*SingleUser)(nil)
 
-func (s *SingleUser) passwordField() string {
-	if s.PasswordField == "" {
-		return "password"
-	}
-	return s.PasswordField
-}
+func (s *SingleUser) passwordField() string { return orDefault(s.PasswordField, "password") }
+
+func (s *SingleUser) usernameField() string { return orDefault(s.UsernameField, "username") }
 
 // Create returns the current value with a new password.
 func (s *SingleUser) Create(ctx context.Context, req *rotation.CreateRequest) (*rotation.CreateResponse, error) {
@@ -139,10 +136,7 @@ func (s *SingleUser) Set(ctx context.Context, req *rotation.SetRequest) (*rotati
 	if err != nil {
 		return nil, err
 	}
-	uf := s.UsernameField
-	if uf == "" {
-		uf = "username"
-	}
+	uf := s.usernameField()
 	if cu, ok, err := cur.Lookup(uf); err != nil {
 		return nil, err
 	} else if ok {

@@ -121,12 +121,7 @@ func (k *TwoKeys) now() time.Time {
 // none can be revoked safely.
 var ErrKeyLimit = errors.New("provider's active credential limit reached")
 
-func (k *TwoKeys) idField() string {
-	if k.IDField == "" {
-		return "key_id"
-	}
-	return k.IDField
-}
+func (k *TwoKeys) idField() string { return orDefault(k.IDField, "key_id") }
 
 func (k *TwoKeys) maxActive() int {
 	if k.MaxActive <= 0 {
@@ -143,6 +138,17 @@ func (k *TwoKeys) keyID(s *rotation.Secret) (string, error) {
 	return s.Get(k.idField())
 }
 
+// heldID returns the credential id s holds, or "" for nil or a value
+// without one (a version from before this strategy was used, which then
+// protects nothing).
+func (k *TwoKeys) heldID(s *rotation.Secret) string {
+	if s == nil {
+		return ""
+	}
+	id, _, _ := s.Lookup(k.idField())
+	return id
+}
+
 // Create revokes orphans (and, at the limit, the AWSPREVIOUS credential),
 // then mints a credential into the pending value.
 func (k *TwoKeys) Create(ctx context.Context, req *rotation.CreateRequest) (*rotation.CreateResponse, error) {
@@ -155,12 +161,7 @@ func (k *TwoKeys) Create(ctx context.Context, req *rotation.CreateRequest) (*rot
 	if err != nil {
 		return nil, err
 	}
-	prevID := ""
-	if prev != nil {
-		// A previous value from before this strategy was used may lack the
-		// field; it then protects nothing.
-		prevID, _, _ = prev.Lookup(k.idField())
-	}
+	prevID := k.heldID(prev)
 	active, err := k.Provider.List(ctx, cur)
 	if err != nil {
 		return nil, fmt.Errorf("list credentials: %w", err)
@@ -170,11 +171,12 @@ func (k *TwoKeys) Create(ctx context.Context, req *rotation.CreateRequest) (*rot
 	}
 	n := 0
 	young := 0
+	now := k.now()
 	for _, key := range active {
 		switch {
 		case key.ID == curID || (key.ID == prevID && prevID != ""):
 			n++
-		case !key.Created.IsZero() && k.now().Sub(key.Created) < k.orphanAge():
+		case !key.Created.IsZero() && now.Sub(key.Created) < k.orphanAge():
 			n++
 			young++
 		default:
@@ -247,18 +249,12 @@ func (k *TwoKeys) Finish(ctx context.Context, req *rotation.FinishRequest) (*rot
 	if err != nil {
 		return nil, err
 	}
-	prevID := ""
-	if prev != nil {
-		prevID, _, _ = prev.Lookup(k.idField())
-	}
+	prevID := k.heldID(prev)
 	pend, err := req.Pending(ctx)
 	if err != nil {
 		return nil, err
 	}
-	pendID := ""
-	if pend != nil {
-		pendID, _, _ = pend.Lookup(k.idField())
-	}
+	pendID := k.heldID(pend)
 	// While AWSPENDING is on this version no newer rotation has begun.
 	ours := pend != nil && pend.VersionID() == req.VersionID
 	now := k.now()
