@@ -22,10 +22,8 @@ import (
 //     bundles), whatever "ssl", "sslmode" or "sslrootcert" either secret
 //     holds. DB_ADMIN_ALLOW_PLAINTEXT=true (tests against a local server
 //     only) lets it follow the secrets' TLS fields instead.
-func (c *connector) adminSecret(admin, user *rotation.Secret) (*dbsecret.Secret, error) {
-	u, err := parseSecret(user)
-	if err != nil {
-		return nil, err
-	}
-	return c.admin.ParseAdmin(admin, u, dbsecret.MySQL)
+//
+// target is the rotated secret's value, already parsed by the caller.
+func (c *connector) adminSecret(admin *rotation.Secret, target *dbsecret.Secret) (*dbsecret.Secret, error) {
+	return c.admin.ParseAdmin(admin, target, dbsecret.MySQL)
 }

@@ -178,19 +178,8 @@ func loadSettings(lookup func(string) (string, bool)) (settings, error) {
 	if s.suffix != "" && s.mode != modeAlternating {
 		return s, fmt.Errorf("%s is set but %s is not %s", envSuffix, envMode, modeAlternating)
 	}
-	if v := get(envCABundle); v != "" {
-		for _, f := range strings.Split(v, ",") {
-			if f = strings.TrimSpace(f); f != "" {
-				s.caFiles = append(s.caFiles, f)
-			}
-		}
-		// Load the bundles now: a missing or empty file fails the cold
-		// start naming the variable, not the first rotation. dbsecret
-		// keeps the pool for the life of the process, so connections do
-		// not read the files again.
-		if _, err := (&dbsecret.Secret{TLS: dbsecret.TLSVerifyFull}).TLSConfig(s.caFiles...); err != nil {
-			return s, fmt.Errorf("%s: %w", envCABundle, err)
-		}
+	if s.caFiles, err = dbsecret.CAFilesFromEnv(lookup, envCABundle, ","); err != nil {
+		return s, err
 	}
 	if v := get(envConnectTimeout); v != "" {
 		d, err := time.ParseDuration(v)

@@ -22,6 +22,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/rotationkit/rotation"
 	"github.com/rotationkit/rotation/examples/internal/dbsecret"
+	"github.com/rotationkit/rotation/examples/internal/dbsecret/dbsecrettest"
 	"github.com/rotationkit/rotation/rotationtest"
 	"github.com/rotationkit/rotation/strategy"
 )
@@ -406,7 +407,11 @@ func TestNameLength(t *testing.T) {
 	s := &session{}
 	func() {
 		c := &connector{timeout: 5 * time.Second, admin: dbsecret.AdminPolicy{AllowPlaintext: true}}
-		sec, err := c.adminSecret(rotation.NewString(admin), rotation.NewString(admin))
+		target, err := parseSecret(rotation.NewString(admin))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sec, err := c.adminSecret(rotation.NewString(admin), target)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -609,7 +614,7 @@ func TestLoadSettings(t *testing.T) {
 		}
 	}
 
-	caA, caB := writeTestCA(t), writeTestCA(t)
+	caA, caB := dbsecrettest.CAFile(t), dbsecrettest.CAFile(t)
 	s, err := loadSettings(env("ROTATION_MODE", "alternating-precreated", "ROTATION_USERS", `["app_a", "app,b"]`,
 		"ROTATION_CA_BUNDLE", caA+", "+caB, "ROTATION_CONNECT_TIMEOUT", "2s", "PASSWORD_LENGTH", "40"))
 	if err != nil {

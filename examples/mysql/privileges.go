@@ -98,29 +98,8 @@ func grantPrivileges(line string, mode sqlMode) (string, [][2]string, error) {
 	default:
 		return "", nil, fmt.Errorf("%w: it is not a GRANT statement", errGrantShape)
 	}
-	on, to, depth := -1, -1, 0
-	for i, t := range toks {
-		if t.kind == tokPunct {
-			switch t.val {
-			case "(":
-				depth++
-			case ")":
-				depth--
-			}
-			continue
-		}
-		if t.kind != tokWord || depth != 0 {
-			continue
-		}
-		if t.val == "ON" && on < 0 {
-			on = i
-		}
-		if t.val == "TO" {
-			to = i
-			break
-		}
-	}
-	if to < 0 || depth != 0 {
+	on, to := topLevelKeyword(toks, "TO")
+	if to < 0 {
 		return "", nil, fmt.Errorf("%w: no TO keyword", errGrantShape)
 	}
 	for i := to + 1; i+1 < len(toks); i++ {

@@ -273,6 +273,34 @@ type grantLine struct {
 	identFrom, identTo int
 }
 
+// topLevelKeyword returns the index of the first word keyword outside
+// parentheses, and of the first ON outside parentheses before it; -1 for
+// either that is not there.
+func topLevelKeyword(toks []token, keyword string) (on, kw int) {
+	on, depth := -1, 0
+	for i, t := range toks {
+		if t.kind == tokPunct {
+			switch t.val {
+			case "(":
+				depth++
+			case ")":
+				depth--
+			}
+			continue
+		}
+		if t.kind != tokWord || depth != 0 {
+			continue
+		}
+		if t.val == "ON" && on < 0 {
+			on = i
+		}
+		if t.val == keyword {
+			return on, i
+		}
+	}
+	return on, -1
+}
+
 // parseGrant parses line and checks that its grantee is user@host.
 func parseGrant(line string, mode sqlMode, user, host string) (*grantLine, error) {
 	toks, err := tokenize(line, mode)
@@ -292,31 +320,12 @@ func parseGrant(line string, mode sqlMode, user, host string) (*grantLine, error
 	default:
 		return nil, fmt.Errorf("%w: it is not a GRANT, REVOKE or SET DEFAULT ROLE statement", errGrantShape)
 	}
-	depth := 0
-	kw := -1
-	for i, t := range toks {
-		if t.kind == tokPunct {
-			switch t.val {
-			case "(":
-				depth++
-			case ")":
-				depth--
-			}
-			continue
-		}
-		if t.kind != tokWord || depth != 0 {
-			continue
-		}
-		if t.val == "ON" && g.on < 0 && g.verb != "SET DEFAULT ROLE" {
-			g.on = i
-		}
-		if t.val == keyword {
-			kw = i
-			break
-		}
-	}
-	if kw < 0 || depth != 0 {
+	on, kw := topLevelKeyword(toks, keyword)
+	if kw < 0 {
 		return nil, fmt.Errorf("%w: no %s keyword before the account", errGrantShape, keyword)
+	}
+	if g.verb != "SET DEFAULT ROLE" {
+		g.on = on
 	}
 	// The grantee: a quoted user, '@', a quoted host.
 	i := kw + 1

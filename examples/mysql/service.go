@@ -36,7 +36,7 @@ func (p passwordService) Change(ctx context.Context, req *strategy.ChangeRequest
 	}
 	var login *dbsecret.Secret
 	if req.Admin {
-		login, err = p.c.adminSecret(req.Login, req.New)
+		login, err = p.c.adminSecret(req.Login, pending)
 	} else {
 		login, err = parseSecret(req.Login)
 	}
@@ -125,7 +125,7 @@ func (u userService) SetPassword(ctx context.Context, req *strategy.SetPasswordR
 	if pending.Username != req.User {
 		return fmt.Errorf("%w: field %q of the pending value is not the user to change", strategy.ErrUserMismatch, dbsecret.FieldUsername)
 	}
-	admin, err := u.c.adminSecret(req.Admin, req.Pending)
+	admin, err := u.c.adminSecret(req.Admin, pending)
 	if err != nil {
 		return err
 	}

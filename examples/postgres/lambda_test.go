@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/rotationkit/rotation"
 	"github.com/rotationkit/rotation/examples/internal/lambdatest"
+	"github.com/rotationkit/rotation/examples/internal/testenv"
 )
 
 // TestLambdaEndToEnd builds the function as it is deployed (provided.al2023
@@ -27,7 +28,7 @@ func TestLambdaEndToEnd(t *testing.T) {
 	if srv.trust {
 		// The built function logs in with SCRAM-SHA-256 only: a server
 		// that asks for no password is refused.
-		t.Skip(`the test server lets any password in ("trust"), and the function refuses servers that do not authenticate with SCRAM-SHA-256`)
+		testenv.Missing(t, "a PostgreSQL server that authenticates with passwords", `the test server lets any password in ("trust") and the function refuses servers that do not authenticate with SCRAM-SHA-256; use scram-sha-256 in pg_hba.conf (the superuser may stay "trust")`)
 	}
 	t.Parallel()
 	d := srv.newDB(t)

@@ -14,8 +14,9 @@
 // ALLOWED_USERS.
 //
 // Everything is read and built once, at cold start: the configuration
-// (configFromEnv), the base connection configuration (newRotator) and,
-// on first use, the CA bundles.
+// (configFromEnv, which also loads the CA_BUNDLE files), the base
+// connection configuration (newRotator) and, on first use, the default
+// CA bundles.
 package main
 
 import (

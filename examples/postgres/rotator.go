@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -109,17 +107,8 @@ func configFromEnv(lookup func(string) (string, bool)) (config, error) {
 		}
 		c.suffix = v
 	}
-	if v := get(envCABundle); v != "" {
-		for _, f := range strings.Split(v, ":") {
-			if f = strings.TrimSpace(f); f != "" {
-				c.caFiles = append(c.caFiles, f)
-			}
-		}
-		for _, f := range c.caFiles {
-			if _, err := os.Stat(f); err != nil {
-				return c, fmt.Errorf("%s: cannot use CA bundle %s: %w", envCABundle, f, errors.Unwrap(err))
-			}
-		}
+	if c.caFiles, err = dbsecret.CAFilesFromEnv(lookup, envCABundle, ":"); err != nil {
+		return c, err
 	}
 	if c.allowedUsers, err = dbsecret.AllowedUsersFromEnv(lookup); err != nil {
 		return c, err

@@ -12,8 +12,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,6 +21,8 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/rotationkit/rotation"
 	"github.com/rotationkit/rotation/examples/internal/dbsecret"
+	"github.com/rotationkit/rotation/examples/internal/dbsecret/dbsecrettest"
+	"github.com/rotationkit/rotation/examples/internal/testenv"
 )
 
 // fakeEvent is what a fake server saw on one connection.
@@ -191,7 +191,7 @@ func TestAdminCredentialNeverFollowsRotatedSecret(t *testing.T) {
 	t.Parallel()
 	d := srv.newDB(t)
 	upstream := net.JoinHostPort(srv.host, strconv.Itoa(srv.port))
-	caPEM, untrusted := newCA(t, nil, []net.IP{net.ParseIP("127.0.0.1")})
+	caPEM, untrusted := dbsecrettest.NewCA(t, nil, []net.IP{net.ParseIP("127.0.0.1")})
 	_ = caPEM // the CA is in no bundle the function trusts
 	for _, mode := range []Mode{ModeAlternating, ModeSingle} {
 		for _, tc := range []struct {
@@ -339,7 +339,7 @@ func (p *recordingProxy) starts() []string {
 func TestAdminConnectionUsesVerifiedTLS(t *testing.T) {
 	srv := testServer(t)
 	if srv.tlsCA == "" {
-		t.Skip("the test server has no TLS certificate that verifies for localhost (Debian's snakeoil certificate, readable here)")
+		testenv.Missing(t, "PostgreSQL with TLS", "the test server has no TLS certificate that verifies for localhost (Debian's snakeoil certificate, readable here); enable ssl with such a certificate")
 	}
 	t.Parallel()
 	d := srv.newDB(t)
@@ -533,11 +533,8 @@ func TestSingleAdminChangesOnlyAllowedUsers(t *testing.T) {
 // sends them.
 func TestAuthMethods(t *testing.T) {
 	t.Parallel()
-	caPEM, cert := newCA(t, nil, []net.IP{net.ParseIP("127.0.0.1")})
-	caFile := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(caFile, caPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	caPEM, cert := dbsecrettest.NewCA(t, nil, []net.IP{net.ParseIP("127.0.0.1")})
+	caFile := dbsecrettest.WriteFile(t, caPEM)
 	const pw = "AUTH-CANARY-password"
 	for _, tc := range []struct {
 		name   string

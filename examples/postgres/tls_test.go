@@ -2,20 +2,15 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/binary"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -25,6 +20,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/rotationkit/rotation"
 	"github.com/rotationkit/rotation/examples/internal/dbsecret"
+	"github.com/rotationkit/rotation/examples/internal/dbsecret/dbsecrettest"
+	"github.com/rotationkit/rotation/examples/internal/testenv"
 )
 
 // connSSL reports whether c is encrypted, as the server sees it.
@@ -103,19 +100,22 @@ func TestTLSAgainstServer(t *testing.T) {
 	ctx := context.Background()
 	c := srv.super(t, "")
 	var ssl, certFile string
-	_ = c.QueryRow(ctx, "SELECT current_setting('ssl'), current_setting('ssl_cert_file')").Scan(&ssl, &certFile)
+	err := c.QueryRow(ctx, "SELECT current_setting('ssl'), current_setting('ssl_cert_file')").Scan(&ssl, &certFile)
 	c.Close(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if ssl != "on" || srv.host != "127.0.0.1" {
-		t.Skipf("the test server has ssl=%s at %s; this test needs TLS on 127.0.0.1", ssl, srv.host)
+		testenv.Missing(t, "PostgreSQL with TLS on 127.0.0.1", fmt.Sprintf("the test server has ssl=%s at %s; enable ssl and name 127.0.0.1 in %s", ssl, srv.host, testenv.Postgres))
 	}
 	pemBytes, err := os.ReadFile(certFile)
 	if err != nil {
-		t.Skipf("the server certificate is not readable here: %v", err)
+		testenv.Missing(t, "the PostgreSQL server's certificate", fmt.Sprintf("it is not readable here: %v", err))
 	}
 	block, _ := pem.Decode(pemBytes)
 	cert, err := x509.ParseCertificate(block.Bytes)
 	if err != nil || cert.VerifyHostname("localhost") != nil || cert.VerifyHostname("127.0.0.1") == nil {
-		t.Skip("the server certificate is not one for localhost only")
+		testenv.Missing(t, "a PostgreSQL server certificate for localhost only", "the server's certificate does not name localhost, or also names 127.0.0.1 (Debian's snakeoil certificate names localhost only)")
 	}
 	d := srv.newDB(t)
 	user, pw := uniqueName("tls"), newPassword()
@@ -158,7 +158,7 @@ func TestTLSAgainstServer(t *testing.T) {
 			}
 			if err != nil {
 				if strings.Contains(err.Error(), "pg_hba") || strings.Contains(err.Error(), "::1") {
-					t.Skipf("localhost is not admitted over IPv6 here: %v", err)
+					testenv.Missing(t, "PostgreSQL over IPv6 from localhost", fmt.Sprintf("pg_hba.conf does not admit ::1 here: %v", err))
 				}
 				t.Fatal(err)
 			}
@@ -260,54 +260,15 @@ func startTLSServer(t *testing.T, cert tls.Certificate) *tlsServer {
 	return s
 }
 
-// newCA returns a CA and a server certificate it signed for the given
-// names and IP addresses.
-func newCA(t *testing.T, dnsNames []string, ips []net.IP) (caPEM []byte, cert tls.Certificate) {
-	t.Helper()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caCert, _ := x509.ParseCertificate(caDER)
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "server"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		DNSNames: dnsNames, IPAddresses: ips,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, KeyUsage: x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
-		tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
-
 // TestTLSVerification checks certificate verification against a TLS
 // endpoint: the default verifies chain and host name; verify-ca the chain
 // only; require neither; sslrootcert names the CA.
 func TestTLSVerification(t *testing.T) {
 	t.Parallel()
-	caPEM, goodCert := newCA(t, nil, []net.IP{net.ParseIP("127.0.0.1")})
-	_, otherNameCert := newCA(t, []string{"other.example"}, nil)
-	otherCAPEM, otherNameCertOwnCA := newCA(t, []string{"other.example"}, nil)
-	_ = otherNameCert
-	dir := t.TempDir()
-	caFile := filepath.Join(dir, "ca.pem")
-	otherCAFile := filepath.Join(dir, "other-ca.pem")
-	if err := os.WriteFile(caFile, caPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(otherCAFile, otherCAPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	caPEM, goodCert := dbsecrettest.NewCA(t, nil, []net.IP{net.ParseIP("127.0.0.1")})
+	otherCAPEM, otherNameCertOwnCA := dbsecrettest.NewCA(t, []string{"other.example"}, nil)
+	caFile := dbsecrettest.WriteFile(t, caPEM)
+	otherCAFile := dbsecrettest.WriteFile(t, otherCAPEM)
 	good := startTLSServer(t, goodCert)
 	wrongName := startTLSServer(t, otherNameCertOwnCA)
 

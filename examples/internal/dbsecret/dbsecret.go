@@ -48,7 +48,7 @@
 // The API is small on purpose and shared by the postgres and mysql
 // examples: Parse and ParseAdmin, Secret (with TLSConfig), Family (with
 // Engines, DefaultPort and DefaultPolicy), TLSMode, PolicyFromEnv,
-// DefaultCAFiles, ErrNoCABundle, and the Field*, Env* and
+// TestRetryFromEnv, DefaultCAFiles, CAFilesFromEnv, ErrNoCABundle, and the Field*, Env* and
 // *ExcludedCharacters constants; and, for admin credentials, AdminPolicy
 // (with ParseAdmin), AdminPolicyFromEnv, AllowedUsersFromEnv and
 // ErrAdminEndpoint.

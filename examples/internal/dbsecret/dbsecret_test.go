@@ -1,25 +1,18 @@
 package dbsecret
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/rotationkit/rotation"
+	"github.com/rotationkit/rotation/examples/internal/dbsecret/dbsecrettest"
 )
 
 func secret(t *testing.T, fields map[string]any) *rotation.Secret {
@@ -273,7 +266,7 @@ func TestTLSConfig(t *testing.T) {
 
 	// A bundle of our own, named by sslrootcert and by the caller.
 	ca := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(ca, newTestCA(t), 0o600); err != nil {
+	if err := os.WriteFile(ca, dbsecrettest.CAPEM(t), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	c, err := parse("sslrootcert", ca).TLSConfig()
@@ -305,29 +298,6 @@ func TestTLSConfig(t *testing.T) {
 	if c, err := parse().TLSConfig(); err != nil || c.RootCAs == nil {
 		t.Errorf("default bundles: %v", err)
 	}
-}
-
-// newTestCA returns a freshly generated self-signed CA certificate in PEM.
-func newTestCA(t *testing.T) []byte {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "dbsecret test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
 
 func TestParseAdmin(t *testing.T) {
@@ -366,5 +336,23 @@ func TestParseAdmin(t *testing.T) {
 		if err != nil && (strings.Contains(err.Error(), "other.example.com") || strings.Contains(err.Error(), "admin-secret-pw")) {
 			t.Errorf("%s: error quotes a value: %v", tc.name, err)
 		}
+	}
+}
+
+func TestCAFilesFromEnv(t *testing.T) {
+	caA, caB := dbsecrettest.CAFile(t), dbsecrettest.CAFile(t)
+	env := func(v string) func(string) (string, bool) {
+		return func(k string) (string, bool) { return v, k == "CA_LIST" && v != "" }
+	}
+	if files, err := CAFilesFromEnv(env(""), "CA_LIST", ":"); files != nil || err != nil {
+		t.Errorf("unset: %v, %v", files, err)
+	}
+	files, err := CAFilesFromEnv(env(" "+caA+" : "+caB+":"), "CA_LIST", ":")
+	if err != nil || len(files) != 2 || files[0] != caA || files[1] != caB {
+		t.Errorf("two bundles: %v, %v", files, err)
+	}
+	missing := filepath.Join(t.TempDir(), "missing.pem")
+	if _, err := CAFilesFromEnv(env(caA+","+missing), "CA_LIST", ","); !errors.Is(err, ErrNoCABundle) || !strings.Contains(err.Error(), "CA_LIST") {
+		t.Errorf("missing bundle: %v, want ErrNoCABundle naming CA_LIST", err)
 	}
 }

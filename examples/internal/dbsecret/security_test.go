@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/rotationkit/rotation"
+	"github.com/rotationkit/rotation/examples/internal/dbsecret/dbsecrettest"
 )
 
 // TestRedactionOfValueCopies: a Secret copied by value (stored by value in
@@ -70,7 +71,7 @@ func TestRedactionOfValueCopies(t *testing.T) {
 func TestCABundlesReadOnce(t *testing.T) {
 	dir := t.TempDir()
 	ca := filepath.Join(dir, "ca.pem")
-	if err := os.WriteFile(ca, newTestCA(t), 0o600); err != nil {
+	if err := os.WriteFile(ca, dbsecrettest.CAPEM(t), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	s, err := Parse(secret(t, base()), PostgreSQL)
@@ -103,7 +104,7 @@ func TestCABundlesReadOnce(t *testing.T) {
 	if _, err := s.TLSConfig(late); !errors.Is(err, ErrNoCABundle) {
 		t.Fatalf("missing bundle: %v", err)
 	}
-	if err := os.WriteFile(late, newTestCA(t), 0o600); err != nil {
+	if err := os.WriteFile(late, dbsecrettest.CAPEM(t), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if c, err := s.TLSConfig(late); err != nil || c.RootCAs == nil {
@@ -111,7 +112,7 @@ func TestCABundlesReadOnce(t *testing.T) {
 	}
 	// Concurrent first loads are safe (run with -race).
 	conc := filepath.Join(dir, "conc.pem")
-	if err := os.WriteFile(conc, newTestCA(t), 0o600); err != nil {
+	if err := os.WriteFile(conc, dbsecrettest.CAPEM(t), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	errs := make(chan error, 8)

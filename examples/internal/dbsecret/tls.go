@@ -159,3 +159,29 @@ func readPool(files []string, strict bool) (*x509.CertPool, error) {
 	}
 	return pool, nil
 }
+
+// CAFilesFromEnv reads the CA bundle list in the variable name through
+// lookup (os.LookupEnv): paths separated by sep, spaces around them
+// ignored; nil when the variable is unset or empty. The bundles are
+// loaded now, so a missing or empty file fails the cold start naming the
+// variable rather than the first rotation; TLSConfig keeps the pool for
+// the life of the process, so connections do not read the files again.
+func CAFilesFromEnv(lookup func(string) (string, bool), name, sep string) ([]string, error) {
+	if lookup == nil {
+		return nil, nil
+	}
+	v, _ := lookup(name)
+	var files []string
+	for _, f := range strings.Split(v, sep) {
+		if f = strings.TrimSpace(f); f != "" {
+			files = append(files, f)
+		}
+	}
+	if len(files) == 0 {
+		return nil, nil
+	}
+	if _, err := (&Secret{TLS: TLSVerifyFull}).TLSConfig(files...); err != nil {
+		return nil, fmt.Errorf("dbsecret: %s: %w", name, err)
+	}
+	return files, nil
+}
