@@ -7,20 +7,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rotationkit/rotation/localsm"
+
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/rotationkit/rotation"
-	"github.com/rotationkit/rotation/rotationtest"
 )
 
 func TestDiagnose(t *testing.T) {
 	ctx := context.Background()
 	fail := ""
 	var handle func(context.Context, events.SecretsManagerSecretRotationEvent) error
-	clock := rotationtest.NewManualClock(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
-	fake := rotationtest.New(rotationtest.Options{Clock: clock, RotationAttempts: 1, Invoker: rotationtest.InvokerFunc(
+	clock := localsm.NewManualClock(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
+	fake := localsm.New(localsm.Options{Clock: clock, RotationAttempts: 1, Invoker: localsm.InvokerFunc(
 		func(ctx context.Context, _ string, ev events.SecretsManagerSecretRotationEvent) error {
 			if ev.Step == fail {
 				return errors.New("injected failure")

@@ -11,10 +11,11 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/rotationkit/rotation/localsm"
+
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/rotationkit/rotation"
-	"github.com/rotationkit/rotation/rotationtest"
 )
 
 // rotationTokenMessages are the fixed texts parseEvent uses about a
@@ -50,7 +51,7 @@ func FuzzParseEvent(f *testing.F) {
 	f.Add("createSecret", testRotationToken, versionNew, testRotationToken)
 
 	f.Fuzz(func(t *testing.T, step, secretID, clientRequestToken, rotationToken string) {
-		fake := rotationtest.New(rotationtest.Options{})
+		fake := localsm.New(localsm.Options{})
 		var logs lockedBuffer
 		rot := &testRotator{}
 		h, err := rotation.New(fake, rot, func(o *rotation.Options) {
@@ -112,7 +113,7 @@ func FuzzParseEvent(f *testing.F) {
 		// against a fresh fake, with its error and log, plus the event's
 		// other fields in the forms they are printed in.
 		var refLogs lockedBuffer
-		ref, _ := rotation.New(rotationtest.New(rotationtest.Options{}), &testRotator{}, func(o *rotation.Options) {
+		ref, _ := rotation.New(localsm.New(localsm.Options{}), &testRotator{}, func(o *rotation.Options) {
 			o.Logger = slog.New(slog.NewJSONHandler(&refLogs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		})
 		refEv := ev

@@ -9,12 +9,13 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/rotationkit/rotation/localsm"
+
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/rotationkit/rotation"
-	"github.com/rotationkit/rotation/rotationtest"
 )
 
 // passwordRotator changes the password field and keeps every other field.
@@ -54,23 +55,21 @@ func (passwordRotator) Test(ctx context.Context, req *rotation.TestRequest) (*ro
 func ExampleHandler() {
 	ctx := context.Background()
 
-	var h *rotation.Handler
-	fake := rotationtest.New(rotationtest.Options{
+	fake := localsm.New(localsm.Options{
 		// Fail createSecret unless the RotationToken reaches PutSecretValue,
 		// as AWS does for cross-account rotation.
 		StrictRotationToken: true,
-		Invoker: rotationtest.InvokerFunc(func(ctx context.Context, _ string, ev events.SecretsManagerSecretRotationEvent) error {
-			return h.Handle(ctx, ev)
-		}),
 	})
 	h, err := rotation.New(fake, passwordRotator{})
 	if err != nil {
 		log.Fatal(err)
 	}
+	// The handler is built on the fake, so the fake learns of it second.
+	fake.SetInvoker(localsm.HandlerInvoker(h.Handle))
 
-	err = fake.Seed(rotationtest.Secret{
+	err = fake.Seed(localsm.Secret{
 		Name: "prod/orders-db",
-		Versions: []rotationtest.Version{{
+		Versions: []localsm.Version{{
 			ID:           "11111111-1111-4111-8111-111111111111",
 			SecretString: aws.String(`{"username":"app","password":"initial-password","host":"db.internal","port":5432}`),
 			Stages:       []string{"AWSCURRENT"},
@@ -169,9 +168,9 @@ func ExampleSecret() {
 
 func ExampleDiagnose() {
 	ctx := context.Background()
-	fake := rotationtest.New(rotationtest.Options{
+	fake := localsm.New(localsm.Options{
 		RotationAttempts: 1,
-		Invoker: rotationtest.InvokerFunc(func(context.Context, string, events.SecretsManagerSecretRotationEvent) error {
+		Invoker: localsm.InvokerFunc(func(context.Context, string, events.SecretsManagerSecretRotationEvent) error {
 			return errors.New("the database is unreachable")
 		}),
 	})

@@ -23,7 +23,7 @@ import (
 
 // Client is the part of the Secrets Manager API a Handler uses. The method
 // signatures are exactly those of *secretsmanager.Client, which satisfies
-// it, as does rotationtest.Fake.
+// it, as does localsm.Fake.
 type Client interface {
 	DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error)
 	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)

@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rotationkit/rotation/localsm"
+
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -144,7 +146,7 @@ func newHandler(t testing.TB, c rotation.Client, r rotation.Rotator, optFns ...f
 
 // seed stores s in f with rotation enabled and a function configured, and
 // returns its ARN.
-func seed(t testing.TB, f *rotationtest.Fake, s rotationtest.Secret) string {
+func seed(t testing.TB, f *localsm.Fake, s localsm.Secret) string {
 	t.Helper()
 	if s.RotationEnabled == nil {
 		s.RotationEnabled = aws.Bool(true)
@@ -165,11 +167,11 @@ func seed(t testing.TB, f *rotationtest.Fake, s rotationtest.Secret) string {
 // seedRotating seeds the state RotateSecret leaves before createSecret:
 // versionOld holds value as AWSCURRENT, versionNew is the empty AWSPENDING
 // placeholder.
-func seedRotating(t testing.TB, f *rotationtest.Fake, name, value string) string {
+func seedRotating(t testing.TB, f *localsm.Fake, name, value string) string {
 	t.Helper()
-	return seed(t, f, rotationtest.Secret{
+	return seed(t, f, localsm.Secret{
 		Name: name,
-		Versions: []rotationtest.Version{
+		Versions: []localsm.Version{
 			{ID: versionOld, SecretString: aws.String(value), Stages: []string{"AWSCURRENT"}},
 			{ID: versionNew, Stages: []string{"AWSPENDING"}},
 		},
@@ -193,13 +195,13 @@ func handle(t testing.TB, h *rotation.Handler, ev events.SecretsManagerSecretRot
 }
 
 // writeCalls returns the counts of the two operations that change a secret.
-func writeCalls(f *rotationtest.Fake) map[string]int {
+func writeCalls(f *localsm.Fake) map[string]int {
 	c := f.Calls()
 	return map[string]int{"PutSecretValue": c["PutSecretValue"], "UpdateSecretVersionStage": c["UpdateSecretVersionStage"]}
 }
 
 // labels returns the secret's VersionIdsToStages with sorted label lists.
-func labels(t testing.TB, f *rotationtest.Fake, id string) map[string][]string {
+func labels(t testing.TB, f *localsm.Fake, id string) map[string][]string {
 	t.Helper()
 	s, ok := f.Secret(id)
 	if !ok {
@@ -222,7 +224,7 @@ type versionState struct {
 }
 
 // snapshot returns the secret's versions as plain comparable data.
-func snapshot(t testing.TB, f *rotationtest.Fake, id string) []versionState {
+func snapshot(t testing.TB, f *localsm.Fake, id string) []versionState {
 	t.Helper()
 	s, ok := f.Secret(id)
 	if !ok {
@@ -238,7 +240,7 @@ func snapshot(t testing.TB, f *rotationtest.Fake, id string) []versionState {
 }
 
 // storedString returns the SecretString of version id.
-func storedString(t testing.TB, f *rotationtest.Fake, secretID, id string) string {
+func storedString(t testing.TB, f *localsm.Fake, secretID, id string) string {
 	t.Helper()
 	s, ok := f.Secret(secretID)
 	if !ok {
@@ -285,24 +287,24 @@ func (b *lockedBuffer) String() string {
 
 // transport gives a Handler its Secrets Manager client and starts
 // rotations, either directly on the fake or through a real
-// *secretsmanager.Client talking to rotationtest.Server over loopback HTTP.
+// *secretsmanager.Client talking to localsm.Server over loopback HTTP.
 type transport struct {
 	name  string
-	setup func(t testing.TB, f *rotationtest.Fake) (rotation.Client, func(context.Context, *secretsmanager.RotateSecretInput) (*rotationtest.Rotation, error))
+	setup func(t testing.TB, f *localsm.Fake) (rotation.Client, func(context.Context, *secretsmanager.RotateSecretInput) (*localsm.Rotation, error))
 }
 
 var transports = []transport{
-	{"memory", func(t testing.TB, f *rotationtest.Fake) (rotation.Client, func(context.Context, *secretsmanager.RotateSecretInput) (*rotationtest.Rotation, error)) {
+	{"memory", func(t testing.TB, f *localsm.Fake) (rotation.Client, func(context.Context, *secretsmanager.RotateSecretInput) (*localsm.Rotation, error)) {
 		return f, f.Rotate
 	}},
-	{"http", func(t testing.TB, f *rotationtest.Fake) (rotation.Client, func(context.Context, *secretsmanager.RotateSecretInput) (*rotationtest.Rotation, error)) {
-		srv := rotationtest.NewServer(f)
+	{"http", func(t testing.TB, f *localsm.Fake) (rotation.Client, func(context.Context, *secretsmanager.RotateSecretInput) (*localsm.Rotation, error)) {
+		srv := localsm.NewServer(f)
 		t.Cleanup(func() {
 			_ = f.Wait(context.Background())
 			srv.Close()
 		})
 		sdk := srv.Client()
-		return sdk, func(ctx context.Context, in *secretsmanager.RotateSecretInput) (*rotationtest.Rotation, error) {
+		return sdk, func(ctx context.Context, in *secretsmanager.RotateSecretInput) (*localsm.Rotation, error) {
 			out, err := sdk.RotateSecret(ctx, in)
 			if err != nil {
 				return nil, err
@@ -319,9 +321,9 @@ var transports = []transport{
 // harness is a fake whose rotation function is a Handler, with every event
 // the function received, every error it returned and its log recorded.
 type harness struct {
-	fake   *rotationtest.Fake
+	fake   *localsm.Fake
 	h      *rotation.Handler
-	rotate func(context.Context, *secretsmanager.RotateSecretInput) (*rotationtest.Rotation, error)
+	rotate func(context.Context, *secretsmanager.RotateSecretInput) (*localsm.Rotation, error)
 	logs   *lockedBuffer
 
 	mu     sync.Mutex
@@ -332,11 +334,11 @@ type harness struct {
 // newHarness builds a fake (StrictRotationToken on) whose function runs a
 // Handler for r over tr. logHandler, if not nil, builds the Handler's slog
 // handler on the harness's log buffer; the default is a JSON handler.
-func newHarness(t testing.TB, tr transport, r rotation.Rotator, opts rotationtest.Options, logHandler func(io.Writer) slog.Handler) *harness {
+func newHarness(t testing.TB, tr transport, r rotation.Rotator, opts localsm.Options, logHandler func(io.Writer) slog.Handler) *harness {
 	t.Helper()
 	hs := &harness{logs: &lockedBuffer{}}
 	opts.StrictRotationToken = true
-	opts.Invoker = rotationtest.InvokerFunc(func(ctx context.Context, _ string, ev events.SecretsManagerSecretRotationEvent) error {
+	opts.Invoker = localsm.InvokerFunc(func(ctx context.Context, _ string, ev events.SecretsManagerSecretRotationEvent) error {
 		hs.mu.Lock()
 		hs.events = append(hs.events, ev)
 		hs.mu.Unlock()
@@ -348,7 +350,7 @@ func newHarness(t testing.TB, tr transport, r rotation.Rotator, opts rotationtes
 		}
 		return err
 	})
-	hs.fake = rotationtest.New(opts)
+	hs.fake = localsm.New(opts)
 	client, rotate := tr.setup(t, hs.fake)
 	hs.rotate = rotate
 	if logHandler == nil {
@@ -395,10 +397,10 @@ func TestRotation(t *testing.T) {
 	for _, tr := range transports {
 		t.Run(tr.name, func(t *testing.T) {
 			rot := &testRotator{}
-			hs := newHarness(t, tr, rot, rotationtest.Options{}, nil)
-			arn := seed(t, hs.fake, rotationtest.Secret{
+			hs := newHarness(t, tr, rot, localsm.Options{}, nil)
+			arn := seed(t, hs.fake, localsm.Secret{
 				Name: "db/orders",
-				Versions: []rotationtest.Version{
+				Versions: []localsm.Version{
 					{ID: versionOld, SecretString: aws.String(currentValue), Stages: []string{"AWSCURRENT"}},
 				},
 			})
@@ -470,10 +472,10 @@ func TestRotation(t *testing.T) {
 func TestRotationTwice(t *testing.T) {
 	for _, tr := range transports {
 		t.Run(tr.name, func(t *testing.T) {
-			hs := newHarness(t, tr, &testRotator{}, rotationtest.Options{}, nil)
-			arn := seed(t, hs.fake, rotationtest.Secret{
+			hs := newHarness(t, tr, &testRotator{}, localsm.Options{}, nil)
+			arn := seed(t, hs.fake, localsm.Secret{
 				Name:     "db/twice",
-				Versions: []rotationtest.Version{{ID: versionOld, SecretString: aws.String(currentValue), Stages: []string{"AWSCURRENT"}}},
+				Versions: []localsm.Version{{ID: versionOld, SecretString: aws.String(currentValue), Stages: []string{"AWSCURRENT"}}},
 			})
 			const third = "c0000000-0000-4000-8000-000000000003"
 			for _, id := range []string{versionNew, third} {
@@ -526,10 +528,10 @@ func TestRotationCallCount(t *testing.T) {
 	for _, tr := range transports {
 		for _, tc := range cases {
 			t.Run(tr.name+"/"+tc.name, func(t *testing.T) {
-				hs := newHarness(t, tr, tc.rot, rotationtest.Options{}, nil)
-				arn := seed(t, hs.fake, rotationtest.Secret{
+				hs := newHarness(t, tr, tc.rot, localsm.Options{}, nil)
+				arn := seed(t, hs.fake, localsm.Secret{
 					Name:     "db/count",
-					Versions: []rotationtest.Version{{ID: versionOld, SecretString: aws.String(currentValue), Stages: []string{"AWSCURRENT"}}},
+					Versions: []localsm.Version{{ID: versionOld, SecretString: aws.String(currentValue), Stages: []string{"AWSCURRENT"}}},
 				})
 				hs.fake.ResetCalls()
 				if _, err := hs.rotate(t.Context(), &secretsmanager.RotateSecretInput{SecretId: aws.String(arn), ClientRequestToken: aws.String(versionNew)}); err != nil {
@@ -567,11 +569,11 @@ func TestRotationCallCount(t *testing.T) {
 func BenchmarkRotation(b *testing.B) {
 	for _, tr := range transports {
 		b.Run(tr.name, func(b *testing.B) {
-			clock := rotationtest.NewManualClock(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
-			hs := newHarness(b, tr, &testRotator{}, rotationtest.Options{Clock: clock}, func(io.Writer) slog.Handler { return slog.DiscardHandler })
-			arn := seed(b, hs.fake, rotationtest.Secret{
+			clock := localsm.NewManualClock(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
+			hs := newHarness(b, tr, &testRotator{}, localsm.Options{Clock: clock}, func(io.Writer) slog.Handler { return slog.DiscardHandler })
+			arn := seed(b, hs.fake, localsm.Secret{
 				Name:     "db/bench",
-				Versions: []rotationtest.Version{{ID: versionOld, SecretString: aws.String(currentValue), Stages: []string{"AWSCURRENT"}}},
+				Versions: []localsm.Version{{ID: versionOld, SecretString: aws.String(currentValue), Stages: []string{"AWSCURRENT"}}},
 			})
 			ctx := context.Background()
 			hs.fake.ResetCalls()
@@ -604,7 +606,7 @@ func BenchmarkRotation(b *testing.B) {
 // changes nothing. Then the whole rotation is re-run with the same token and
 // a new RotationToken, as the service may do: every step is a no-op.
 func TestStepsReplayed(t *testing.T) {
-	f := rotationtest.New(rotationtest.Options{Clock: rotationtest.NewManualClock(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))})
+	f := localsm.New(localsm.Options{Clock: localsm.NewManualClock(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))})
 	rot := &finishingRotator{testRotator: &testRotator{}}
 	h := newHandler(t, f, rot)
 	arn := seedRotating(t, f, "db/replay", currentValue)
@@ -673,7 +675,7 @@ func TestStepsReplayed(t *testing.T) {
 // step failed.
 func TestCreateNeverRegenerates(t *testing.T) {
 	t.Run("direct replays", func(t *testing.T) {
-		f := rotationtest.New(rotationtest.Options{})
+		f := localsm.New(localsm.Options{})
 		rot := &testRotator{}
 		h := newHandler(t, f, rot)
 		arn := seedRotating(t, f, "db/create", currentValue)
@@ -714,10 +716,10 @@ func TestCreateNeverRegenerates(t *testing.T) {
 				}
 				return &rotation.TestResponse{}, nil
 			}}
-			hs := newHarness(t, tr, rot, rotationtest.Options{RotationAttempts: 3}, nil)
-			arn := seed(t, hs.fake, rotationtest.Secret{
+			hs := newHarness(t, tr, rot, localsm.Options{RotationAttempts: 3}, nil)
+			arn := seed(t, hs.fake, localsm.Secret{
 				Name:     "db/retried",
-				Versions: []rotationtest.Version{{ID: versionOld, SecretString: aws.String(currentValue), Stages: []string{"AWSCURRENT"}}},
+				Versions: []localsm.Version{{ID: versionOld, SecretString: aws.String(currentValue), Stages: []string{"AWSCURRENT"}}},
 			})
 			r, err := hs.rotate(t.Context(), &secretsmanager.RotateSecretInput{SecretId: aws.String(arn), ClientRequestToken: aws.String(versionNew)})
 			if err != nil {
@@ -748,7 +750,7 @@ func TestCreateNeverRegenerates(t *testing.T) {
 // version at the same time, both past the "nothing stored yet" check: both
 // succeed and exactly one value is stored.
 func TestCreateConcurrent(t *testing.T) {
-	f := rotationtest.New(rotationtest.Options{})
+	f := localsm.New(localsm.Options{})
 	arrived := make(chan struct{}, 2)
 	release := make(chan struct{})
 	var made sync.Map
@@ -858,26 +860,26 @@ func randomID(t testing.TB) string {
 // AWSCURRENT, whatever the map order, and AWSPENDING is never touched.
 func TestFinishMovesCurrentFromItsHolder(t *testing.T) {
 	for round := range 20 {
-		f := rotationtest.New(rotationtest.Options{})
+		f := localsm.New(localsm.Options{})
 		rc := &recordingClient{Client: f}
 		rot := &finishingRotator{testRotator: &testRotator{}}
 		h := newHandler(t, rc, rot)
 
 		// Fresh random ids each round, so no order of ids or of map
 		// iteration can make a wrong choice pass every round.
-		var versions []rotationtest.Version
+		var versions []localsm.Version
 		for i := range 30 {
-			versions = append(versions, rotationtest.Version{ID: randomID(t), SecretString: aws.String(fmt.Sprintf(`{"password":"old-%d"}`, i))})
+			versions = append(versions, localsm.Version{ID: randomID(t), SecretString: aws.String(fmt.Sprintf(`{"password":"old-%d"}`, i))})
 		}
 		prev, custom, cur, pend, other := randomID(t), randomID(t), randomID(t), randomID(t), randomID(t)
 		versions = append(versions,
-			rotationtest.Version{ID: prev, SecretString: aws.String(`{"password":"p"}`), Stages: []string{"AWSPREVIOUS"}},
-			rotationtest.Version{ID: custom, SecretString: aws.String(`{"password":"c"}`), Stages: []string{"BLUE"}},
-			rotationtest.Version{ID: cur, SecretString: aws.String(currentValue), Stages: []string{"GREEN", "AWSCURRENT"}},
-			rotationtest.Version{ID: other, SecretString: aws.String(`{"password":"o"}`), Stages: []string{"RED", "YELLOW"}},
-			rotationtest.Version{ID: pend, SecretString: aws.String(`{"username":"app","password":"new"}`), Stages: []string{"AWSPENDING", "CANARY"}},
+			localsm.Version{ID: prev, SecretString: aws.String(`{"password":"p"}`), Stages: []string{"AWSPREVIOUS"}},
+			localsm.Version{ID: custom, SecretString: aws.String(`{"password":"c"}`), Stages: []string{"BLUE"}},
+			localsm.Version{ID: cur, SecretString: aws.String(currentValue), Stages: []string{"GREEN", "AWSCURRENT"}},
+			localsm.Version{ID: other, SecretString: aws.String(`{"password":"o"}`), Stages: []string{"RED", "YELLOW"}},
+			localsm.Version{ID: pend, SecretString: aws.String(`{"username":"app","password":"new"}`), Stages: []string{"AWSPENDING", "CANARY"}},
 		)
-		arn := seed(t, f, rotationtest.Secret{Name: "db/many", Versions: versions})
+		arn := seed(t, f, localsm.Secret{Name: "db/many", Versions: versions})
 
 		if err := handle(t, h, event(rotation.StepFinish, arn, pend, testRotationToken)); err != nil {
 			t.Fatalf("round %d: finishSecret: %v", round, err)
@@ -900,11 +902,11 @@ func TestFinishMovesCurrentFromItsHolder(t *testing.T) {
 func TestFinish(t *testing.T) {
 	t.Run("already current is a no-op", func(t *testing.T) {
 		for _, stages := range [][]string{{"AWSCURRENT", "AWSPENDING"}, {"AWSCURRENT"}} {
-			f := rotationtest.New(rotationtest.Options{})
+			f := localsm.New(localsm.Options{})
 			rc := &recordingClient{Client: f}
 			rot := &finishingRotator{testRotator: &testRotator{}}
 			h := newHandler(t, rc, rot)
-			arn := seed(t, f, rotationtest.Secret{Name: "db/done", Versions: []rotationtest.Version{
+			arn := seed(t, f, localsm.Secret{Name: "db/done", Versions: []localsm.Version{
 				{ID: versionOld, SecretString: aws.String(currentValue), Stages: []string{"AWSPREVIOUS"}},
 				{ID: versionNew, SecretString: aws.String(currentValue), Stages: stages},
 			}})
@@ -925,10 +927,10 @@ func TestFinish(t *testing.T) {
 	})
 
 	t.Run("hook after the move and on replays", func(t *testing.T) {
-		f := rotationtest.New(rotationtest.Options{})
+		f := localsm.New(localsm.Options{})
 		rot := &finishingRotator{testRotator: &testRotator{}}
 		h := newHandler(t, f, rot)
-		arn := seed(t, f, rotationtest.Secret{Name: "db/hook", Versions: []rotationtest.Version{
+		arn := seed(t, f, localsm.Secret{Name: "db/hook", Versions: []localsm.Version{
 			{ID: versionPrev, SecretString: aws.String(`{"username":"app","password":"` + prevPassword + `"}`), Stages: []string{"AWSPREVIOUS"}},
 			{ID: versionOld, SecretString: aws.String(currentValue), Stages: []string{"AWSCURRENT"}},
 			{ID: versionNew, SecretString: aws.String(`{"username":"app","password":"brand-new"}`), Stages: []string{"AWSPENDING"}},
@@ -964,7 +966,7 @@ func TestFinish(t *testing.T) {
 	})
 
 	t.Run("hook failure fails the step and is retried", func(t *testing.T) {
-		f := rotationtest.New(rotationtest.Options{})
+		f := localsm.New(localsm.Options{})
 		var fail atomic.Bool
 		fail.Store(true)
 		errRevoke := errors.New("provider refused to revoke the old key")
@@ -975,7 +977,7 @@ func TestFinish(t *testing.T) {
 			return &rotation.FinishResponse{}, nil
 		}}
 		h := newHandler(t, f, rot)
-		arn := seed(t, f, rotationtest.Secret{Name: "db/hookfail", Versions: []rotationtest.Version{
+		arn := seed(t, f, localsm.Secret{Name: "db/hookfail", Versions: []localsm.Version{
 			{ID: versionOld, SecretString: aws.String(currentValue), Stages: []string{"AWSCURRENT"}},
 			{ID: versionNew, SecretString: aws.String(currentValue), Stages: []string{"AWSPENDING"}},
 		}})
@@ -1007,10 +1009,10 @@ func TestRotateImmediatelyFalse(t *testing.T) {
 				sawVersion, sawValue = req.VersionID, req.Pending
 				return &rotation.TestResponse{}, nil
 			}}
-			hs := newHarness(t, tr, rot, rotationtest.Options{}, nil)
-			arn := seed(t, hs.fake, rotationtest.Secret{
+			hs := newHarness(t, tr, rot, localsm.Options{}, nil)
+			arn := seed(t, hs.fake, localsm.Secret{
 				Name:     "db/test-only",
-				Versions: []rotationtest.Version{{ID: versionOld, SecretString: aws.String(currentValue), Stages: []string{"AWSCURRENT"}}},
+				Versions: []localsm.Version{{ID: versionOld, SecretString: aws.String(currentValue), Stages: []string{"AWSCURRENT"}}},
 			})
 			_, err := hs.rotate(t.Context(), &secretsmanager.RotateSecretInput{
 				SecretId:           aws.String(arn),
@@ -1045,7 +1047,7 @@ func TestRotateImmediatelyFalse(t *testing.T) {
 // --- lazy values in SetRequest ----------------------------------------------------
 
 func TestSetRequestLazy(t *testing.T) {
-	withPrev := []rotationtest.Version{
+	withPrev := []localsm.Version{
 		{ID: versionPrev, SecretString: aws.String(`{"username":"app","password":"` + prevPassword + `"}`), Stages: []string{"AWSPREVIOUS"}},
 		{ID: versionOld, SecretString: aws.String(currentValue), Stages: []string{"AWSCURRENT"}},
 		{ID: versionNew, SecretString: aws.String(`{"username":"app","password":"pending"}`), Stages: []string{"AWSPENDING"}},
@@ -1053,7 +1055,7 @@ func TestSetRequestLazy(t *testing.T) {
 	noPrev := withPrev[1:]
 	cases := []struct {
 		name     string
-		versions []rotationtest.Version
+		versions []localsm.Version
 		set      func(context.Context, *testing.T, *rotation.SetRequest)
 		gets     int // GetSecretValue calls in setSecret
 	}{
@@ -1087,13 +1089,13 @@ func TestSetRequestLazy(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			f := rotationtest.New(rotationtest.Options{})
+			f := localsm.New(localsm.Options{})
 			rot := &testRotator{set: func(ctx context.Context, req *rotation.SetRequest) (*rotation.SetResponse, error) {
 				tc.set(ctx, t, req)
 				return &rotation.SetResponse{}, nil
 			}}
 			h := newHandler(t, f, rot)
-			arn := seed(t, f, rotationtest.Secret{Name: "db/lazy", Versions: tc.versions})
+			arn := seed(t, f, localsm.Secret{Name: "db/lazy", Versions: tc.versions})
 			f.ResetCalls()
 			if err := handle(t, h, event(rotation.StepSet, arn, versionNew, "")); err != nil {
 				t.Fatalf("setSecret: %v", err)
@@ -1118,10 +1120,10 @@ func TestBadInput(t *testing.T) {
 		otherNew  = "d0000000-0000-4000-8000-000000000004"
 		unknownID = "e0000000-0000-4000-8000-000000000005"
 	)
-	seedBasic := func(t *testing.T, f *rotationtest.Fake, value *string, bin []byte) string {
-		return seed(t, f, rotationtest.Secret{
+	seedBasic := func(t *testing.T, f *localsm.Fake, value *string, bin []byte) string {
+		return seed(t, f, localsm.Secret{
 			Name: name,
-			Versions: []rotationtest.Version{
+			Versions: []localsm.Version{
 				{ID: versionPrev, SecretString: aws.String(`{"username":"app","password":"` + prevPassword + `"}`), Stages: []string{"AWSPREVIOUS"}},
 				{ID: versionOld, SecretString: value, SecretBinary: bin, Stages: []string{"AWSCURRENT"}},
 				{ID: versionNew, Stages: []string{"AWSPENDING"}},
@@ -1216,7 +1218,7 @@ func TestBadInput(t *testing.T) {
 		}
 		for _, step := range steps {
 			t.Run(tc.name+"/"+string(step), func(t *testing.T) {
-				f := rotationtest.New(rotationtest.Options{})
+				f := localsm.New(localsm.Options{})
 				rot := tc.rot
 				if rot == nil {
 					rot = &testRotator{}
@@ -1244,7 +1246,7 @@ func TestBadInput(t *testing.T) {
 				}
 				// Another secret, whose pending version the "token of
 				// another secret" case names.
-				seed(t, f, rotationtest.Secret{Name: otherName, Versions: []rotationtest.Version{
+				seed(t, f, localsm.Secret{Name: otherName, Versions: []localsm.Version{
 					{ID: "d0000000-0000-4000-8000-000000000003", SecretString: aws.String(currentValue), Stages: []string{"AWSCURRENT"}},
 					{ID: otherNew, SecretString: aws.String(currentValue), Stages: []string{"AWSPENDING"}},
 				}})
@@ -1317,10 +1319,10 @@ func truncated(s string, n int) string {
 // ErrTestFailed and the Rotator's error, and nothing is promoted.
 func TestTestFailure(t *testing.T) {
 	errLogin := errors.New("login refused")
-	f := rotationtest.New(rotationtest.Options{})
+	f := localsm.New(localsm.Options{})
 	rot := &testRotator{test: func(context.Context, *rotation.TestRequest) (*rotation.TestResponse, error) { return nil, errLogin }}
 	h := newHandler(t, f, rot)
-	arn := seed(t, f, rotationtest.Secret{Name: "db/testfail", Versions: []rotationtest.Version{
+	arn := seed(t, f, localsm.Secret{Name: "db/testfail", Versions: []localsm.Version{
 		{ID: versionOld, SecretString: aws.String(currentValue), Stages: []string{"AWSCURRENT"}},
 		{ID: versionNew, SecretString: aws.String(currentValue), Stages: []string{"AWSPENDING"}},
 	}})
@@ -1337,9 +1339,9 @@ func TestTestFailure(t *testing.T) {
 // TestNoCurrent: createSecret on a secret without an AWSCURRENT value
 // fails with ErrNoCurrent.
 func TestNoCurrent(t *testing.T) {
-	f := rotationtest.New(rotationtest.Options{})
+	f := localsm.New(localsm.Options{})
 	h := newHandler(t, f, &testRotator{})
-	arn := seed(t, f, rotationtest.Secret{Name: "db/nocurrent", Versions: []rotationtest.Version{
+	arn := seed(t, f, localsm.Secret{Name: "db/nocurrent", Versions: []localsm.Version{
 		{ID: versionNew, Stages: []string{"AWSPENDING"}},
 	}})
 	err := handle(t, h, event(rotation.StepCreate, arn, versionNew, ""))
@@ -1361,7 +1363,7 @@ func TestUnknownSecret(t *testing.T) {
 	for _, tr := range transports {
 		for _, step := range rotation.Steps() {
 			t.Run(tr.name+"/"+string(step), func(t *testing.T) {
-				f := rotationtest.New(rotationtest.Options{})
+				f := localsm.New(localsm.Options{})
 				client, _ := tr.setup(t, f)
 				h := newHandler(t, client, &testRotator{})
 				err := handle(t, h, event(step, "arn:aws:secretsmanager:us-east-1:123456789012:secret:missing-AbCdEf", versionNew, testRotationToken))
@@ -1378,7 +1380,7 @@ func TestUnknownSecret(t *testing.T) {
 }
 
 func TestNew(t *testing.T) {
-	f := rotationtest.New(rotationtest.Options{})
+	f := localsm.New(localsm.Options{})
 	if _, err := rotation.New(nil, &testRotator{}); err == nil {
 		t.Errorf("New(nil client) succeeded")
 	}
@@ -1418,10 +1420,10 @@ func TestHandlerNeverLogsSecrets(t *testing.T) {
 		for hname, lh := range handlers {
 			for _, sc := range scenarios {
 				t.Run(tr.name+"/"+hname+"/"+sc.name, func(t *testing.T) {
-					hs := newHarness(t, tr, sc.rot, rotationtest.Options{RotationAttempts: 2}, lh)
-					arn := seed(t, hs.fake, rotationtest.Secret{
+					hs := newHarness(t, tr, sc.rot, localsm.Options{RotationAttempts: 2}, lh)
+					arn := seed(t, hs.fake, localsm.Secret{
 						Name: "db/leak",
-						Versions: []rotationtest.Version{
+						Versions: []localsm.Version{
 							{ID: versionPrev, SecretString: aws.String(`{"username":"app","password":"` + prevPassword + `"}`), Stages: []string{"AWSPREVIOUS"}},
 							{ID: versionOld, SecretString: aws.String(sc.value), Stages: []string{"AWSCURRENT"}},
 						},
@@ -1521,19 +1523,15 @@ func TestTestAttempts(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
 			r := &flakyTester{fails: tt.fails}
-			var h *rotation.Handler
-			fake := rotationtest.New(rotationtest.Options{RotationAttempts: 1, Invoker: rotationtest.InvokerFunc(
-				func(ctx context.Context, _ string, ev events.SecretsManagerSecretRotationEvent) error {
-					return h.Handle(ctx, ev)
-				})})
-			var err error
-			h, err = rotation.New(fake, r, func(o *rotation.Options) {
+			fake := localsm.New(localsm.Options{RotationAttempts: 1})
+			h, err := rotation.New(fake, r, func(o *rotation.Options) {
 				o.TestAttempts = tt.attempts
 				o.TestBackoff = time.Millisecond
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
+			fake.SetInvoker(localsm.HandlerInvoker(h.Handle))
 			if _, err := fake.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("s"), SecretString: aws.String(`{"password":"initial-password"}`)}); err != nil {
 				t.Fatal(err)
 			}
@@ -1594,10 +1592,10 @@ func TestCreateFailedWriteIsSettled(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
-			fake := rotationtest.New(rotationtest.Options{})
-			if err := fake.Seed(rotationtest.Secret{
+			fake := localsm.New(localsm.Options{})
+			if err := fake.Seed(localsm.Secret{
 				Name: "s", RotationEnabled: aws.Bool(true),
-				Versions: []rotationtest.Version{
+				Versions: []localsm.Version{
 					{ID: "11111111-1111-4111-8111-111111111111", SecretString: aws.String(`{"password":"initial-password"}`), Stages: []string{"AWSCURRENT"}},
 					{ID: tok, Stages: []string{"AWSPENDING"}},
 				},
@@ -1650,10 +1648,10 @@ func (leakyRotator) Set(ctx context.Context, req *rotation.SetRequest) (*rotatio
 func TestRotatorErrorsAreScrubbed(t *testing.T) {
 	ctx := context.Background()
 	const tok = "44444444-4444-4444-8444-444444444444"
-	fake := rotationtest.New(rotationtest.Options{})
-	if err := fake.Seed(rotationtest.Secret{
+	fake := localsm.New(localsm.Options{})
+	if err := fake.Seed(localsm.Secret{
 		Name: "s", RotationEnabled: aws.Bool(true),
-		Versions: []rotationtest.Version{
+		Versions: []localsm.Version{
 			{ID: "11111111-1111-4111-8111-111111111111", SecretString: aws.String(`{"password":"old-password-value"}`), Stages: []string{"AWSCURRENT"}},
 			{ID: tok, SecretString: aws.String(`{"password":"new-password-value"}`), Stages: []string{"AWSPENDING"}},
 		},
@@ -1769,11 +1767,11 @@ func (failingDiscard) Discard(ctx context.Context, req *rotation.DiscardRequest)
 
 func TestCreateAndDiscardErrorsAreScrubbed(t *testing.T) {
 	const tok = "55555555-5555-4555-8555-555555555555"
-	seed := func(t *testing.T) *rotationtest.Fake {
-		fake := rotationtest.New(rotationtest.Options{})
-		if err := fake.Seed(rotationtest.Secret{
+	seed := func(t *testing.T) *localsm.Fake {
+		fake := localsm.New(localsm.Options{})
+		if err := fake.Seed(localsm.Secret{
 			Name: "s", RotationEnabled: aws.Bool(true),
-			Versions: []rotationtest.Version{
+			Versions: []localsm.Version{
 				{ID: "11111111-1111-4111-8111-111111111111", SecretString: aws.String(`{"password":"previous-password-x"}`), Stages: []string{"AWSPREVIOUS"}},
 				{ID: "22222222-2222-4222-8222-222222222222", SecretString: aws.String(`{"password":"current-password-x"}`), Stages: []string{"AWSCURRENT"}},
 				{ID: tok, Stages: []string{"AWSPENDING"}},

@@ -3,6 +3,8 @@ package rotationtest
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/rotationkit/rotation"
+	"github.com/rotationkit/rotation/localsm"
 )
 
 // HandleFunc is a rotation function's entry point: what lambda.Start gets,
@@ -289,9 +292,9 @@ const functionARN = "arn:aws:lambda:us-east-1:123456789012:function:rotator-unde
 
 // env is one rule's world: a fresh fake, the fixture and its handler.
 type env struct {
-	server *Server // when the suite runs over HTTP
+	server *localsm.Server // when the suite runs over HTTP
 	fx     *Fixture
-	fake   *Fake
+	fake   *localsm.Fake
 	client *FaultClient
 	handle HandleFunc
 	arn    string
@@ -299,9 +302,9 @@ type env struct {
 	logs *syncBuffer
 
 	mu     sync.Mutex
-	inv    Invoker  // the invoker the fake uses now
-	errs   []string // every error text the handler returned
-	tokens []needle // every RotationToken the handler was sent
+	inv    localsm.Invoker // the invoker the fake uses now
+	errs   []string        // every error text the handler returned
+	tokens []needle        // every RotationToken the handler was sent
 	sent   map[string]bool
 	report Report
 }
@@ -335,11 +338,11 @@ func newEnv(ctx context.Context, factory Factory, o suiteConfig) (*env, error) {
 		return nil, errors.New("rotationtest: a Fixture needs Secret, NewHandler and Probe")
 	}
 	e := &env{fx: fx, logs: &syncBuffer{}}
-	e.fake = New(Options{
+	e.fake = localsm.New(localsm.Options{
 		StrictRotationToken: true,
 		RotationAttempts:    4,
 		StepTimeout:         30 * time.Second,
-		Invoker: InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
+		Invoker: localsm.InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
 			e.addToken(ev, "sent by the service")
 			e.mu.Lock()
 			inv := e.inv
@@ -360,7 +363,7 @@ func newEnv(ctx context.Context, factory Factory, o suiteConfig) (*env, error) {
 	}
 	e.arn = aws.ToString(out.ARN)
 	if o.overHTTP {
-		e.server = NewServer(e.fake)
+		e.server = localsm.NewServer(e.fake)
 		e.client = NewFaultClient(e.server.Client())
 	} else {
 		e.client = NewFaultClient(e.fake)
@@ -414,7 +417,7 @@ func (e *env) addToken(ev events.SecretsManagerSecretRotationEvent, how string) 
 // it does not (it ignores its context), close reports that instead of
 // hanging, and leaves it running.
 func (e *env) close() error {
-	e.fake.shutdown()
+	e.fake.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), closeGrace)
 	defer cancel()
 	var err error
@@ -432,8 +435,8 @@ func (e *env) close() error {
 
 // base is the invoker that calls the handler under test, recording the
 // error texts it returns and recovering panics.
-func (e *env) base() Invoker {
-	return InvokerFunc(func(ctx context.Context, _ string, ev events.SecretsManagerSecretRotationEvent) (err error) {
+func (e *env) base() localsm.Invoker {
+	return localsm.InvokerFunc(func(ctx context.Context, _ string, ev events.SecretsManagerSecretRotationEvent) (err error) {
 		defer func() {
 			if p := recover(); p != nil {
 				err = fmt.Errorf("handler panicked: %v", p)
@@ -449,7 +452,7 @@ func (e *env) base() Invoker {
 }
 
 // setInvoker makes the fake invoke wrap(base), or base if wrap is nil.
-func (e *env) setInvoker(wrap func(Invoker) Invoker) {
+func (e *env) setInvoker(wrap func(localsm.Invoker) localsm.Invoker) {
 	inv := e.base()
 	if wrap != nil {
 		inv = wrap(inv)
@@ -460,7 +463,7 @@ func (e *env) setInvoker(wrap func(Invoker) Invoker) {
 }
 
 // rotate runs one rotation and waits for it.
-func (e *env) rotate(ctx context.Context, immediately bool) (*Rotation, error) {
+func (e *env) rotate(ctx context.Context, immediately bool) (*localsm.Rotation, error) {
 	in := &secretsmanager.RotateSecretInput{SecretId: aws.String(e.arn), RotationLambdaARN: aws.String(functionARN)}
 	if !immediately {
 		in.RotateImmediately = aws.Bool(false)
@@ -468,13 +471,13 @@ func (e *env) rotate(ctx context.Context, immediately bool) (*Rotation, error) {
 	return e.fake.Rotate(ctx, in)
 }
 
-func (e *env) secret() Secret {
+func (e *env) secret() localsm.Secret {
 	s, _ := e.fake.Secret(e.arn)
 	return s
 }
 
 // value returns the value of v as a rotation.Secret.
-func toSecret(v Version) *rotation.Secret {
+func toSecret(v localsm.Version) *rotation.Secret {
 	if v.SecretString != nil {
 		return rotation.NewString(*v.SecretString)
 	}
@@ -482,7 +485,7 @@ func toSecret(v Version) *rotation.Secret {
 }
 
 // labels returns a compact, deterministic view of the labels.
-func labelsOf(s Secret) string {
+func labelsOf(s localsm.Secret) string {
 	var parts []string
 	for _, v := range s.Versions {
 		if !v.Deprecated() {
@@ -507,17 +510,17 @@ func short(id string) string {
 func (e *env) checkRotated(ctx context.Context, oldCurrent, newID string) error {
 	s := e.secret()
 	var errs []error
-	cur, ok := s.Staged(stageCurrent)
+	cur, ok := s.Staged(string(rotation.StageCurrent))
 	switch {
 	case !ok:
 		errs = append(errs, errors.New("no version is AWSCURRENT"))
 	case cur.ID != newID:
 		errs = append(errs, fmt.Errorf("AWSCURRENT is on %s, want the rotated version %s (labels: %s)", short(cur.ID), short(newID), labelsOf(s)))
 	}
-	if prev, ok := s.Staged(stagePrevious); !ok || prev.ID != oldCurrent {
+	if prev, ok := s.Staged(string(rotation.StagePrevious)); !ok || prev.ID != oldCurrent {
 		errs = append(errs, fmt.Errorf("AWSPREVIOUS is not on the replaced version %s (labels: %s)", short(oldCurrent), labelsOf(s)))
 	}
-	if p, ok := s.Staged(stagePending); ok && !p.HasStage(stageCurrent) {
+	if p, ok := s.Staged(string(rotation.StagePending)); ok && !p.HasStage(string(rotation.StageCurrent)) {
 		errs = append(errs, fmt.Errorf("AWSPENDING left on %s after success (labels: %s)", short(p.ID), labelsOf(s)))
 	}
 	if ok {
@@ -526,7 +529,7 @@ func (e *env) checkRotated(ctx context.Context, oldCurrent, newID string) error 
 		}
 	}
 	if e.fx.ZeroDowntime {
-		if prev, ok := s.Staged(stagePrevious); ok {
+		if prev, ok := s.Staged(string(rotation.StagePrevious)); ok {
 			if err := e.fx.Probe(ctx, toSecret(prev)); err != nil {
 				errs = append(errs, fmt.Errorf("AWSPREVIOUS no longer authenticates, but the rotator promises zero downtime: %w", err))
 			}
@@ -536,7 +539,7 @@ func (e *env) checkRotated(ctx context.Context, oldCurrent, newID string) error 
 }
 
 func (e *env) currentID() string {
-	v, _ := e.secret().Staged(stageCurrent)
+	v, _ := e.secret().Staged(string(rotation.StageCurrent))
 	return v.ID
 }
 
@@ -586,16 +589,16 @@ func ruleLabels(ctx context.Context, e *env) error {
 	old := e.currentID()
 	var mu sync.Mutex
 	var errs []error
-	e.setInvoker(func(inv Invoker) Invoker {
-		return InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
+	e.setInvoker(func(inv localsm.Invoker) localsm.Invoker {
+		return localsm.InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
 			err := inv.Invoke(ctx, fn, ev)
 			step := rotation.Step(ev.Step)
 			if err != nil && step == rotation.StepFinish {
 				return err
 			}
 			s := e.secret()
-			cur, _ := s.Staged(stageCurrent)
-			pend, hasPending := s.Staged(stagePending)
+			cur, _ := s.Staged(string(rotation.StageCurrent))
+			pend, hasPending := s.Staged(string(rotation.StagePending))
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -646,7 +649,7 @@ func (e *env) snapshot(ctx context.Context) string {
 	return b.String()
 }
 
-func toSecretBytes(v Version) []byte {
+func toSecretBytes(v localsm.Version) []byte {
 	if v.SecretString != nil {
 		return []byte(*v.SecretString)
 	}
@@ -665,8 +668,8 @@ func fnv32(b []byte) uint32 {
 func ruleReplaySteps(ctx context.Context, e *env) error {
 	var mu sync.Mutex
 	var errs []error
-	e.setInvoker(func(inv Invoker) Invoker {
-		return InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
+	e.setInvoker(func(inv localsm.Invoker) localsm.Invoker {
+		return localsm.InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
 			if err := inv.Invoke(ctx, fn, ev); err != nil {
 				return err
 			}
@@ -706,7 +709,7 @@ func ruleRerun(ctx context.Context, e *env) error {
 	before := e.snapshot(ctx)
 	var errs []error
 	for _, step := range rotation.Steps() {
-		ev := events.SecretsManagerSecretRotationEvent{Step: string(step), SecretID: e.arn, ClientRequestToken: r.VersionID, RotationToken: newRotationToken()}
+		ev := events.SecretsManagerSecretRotationEvent{Step: string(step), SecretID: e.arn, ClientRequestToken: r.VersionID, RotationToken: newToken()}
 		e.addToken(ev, "of a re-run step")
 		if err := e.base().Invoke(ctx, functionARN, ev); err != nil {
 			errs = append(errs, fmt.Errorf("%s re-run after success failed: %w", step, err))
@@ -759,7 +762,7 @@ func ruleCrash(ctx context.Context, e *env) error {
 	var errs []error
 	for _, step := range rotation.Steps() {
 		old := e.currentID()
-		e.setInvoker(func(inv Invoker) Invoker { return CrashAfter(inv, step, 1) })
+		e.setInvoker(func(inv localsm.Invoker) localsm.Invoker { return CrashAfter(inv, step, 1) })
 		r, err := e.rotate(ctx, true)
 		switch {
 		case err != nil:
@@ -791,15 +794,15 @@ func ruleOverlap(ctx context.Context, e *env) error {
 	var errs []error
 	kinds := []struct {
 		name string
-		wrap func(Invoker, rotation.Step) Invoker
+		wrap func(localsm.Invoker, rotation.Step) localsm.Invoker
 	}{
-		{"concurrent", func(inv Invoker, step rotation.Step) Invoker { return Overlap(inv, step, 1) }},
+		{"concurrent", func(inv localsm.Invoker, step rotation.Step) localsm.Invoker { return Overlap(inv, step, 1) }},
 		{"staggered (the second starts while the first is about to write; the first writes first)", staggered},
 	}
 	for _, k := range kinds {
 		for _, step := range rotation.Steps() {
 			old := e.currentID()
-			e.setInvoker(func(inv Invoker) Invoker { return k.wrap(inv, step) })
+			e.setInvoker(func(inv localsm.Invoker) localsm.Invoker { return k.wrap(inv, step) })
 			r, err := e.rotate(ctx, true)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("two overlapping %s invocations, %s: the rotation did not converge: %w", step, k.name, err))
@@ -821,12 +824,12 @@ func ruleOverlap(ctx context.Context, e *env) error {
 // clearPending removes AWSPENDING left by a rotation that failed, as an
 // operator would, so that the next rotation of a rule can start.
 func (e *env) clearPending(ctx context.Context) error {
-	p, ok := e.secret().Staged(stagePending)
-	if !ok || p.HasStage(stageCurrent) {
+	p, ok := e.secret().Staged(string(rotation.StagePending))
+	if !ok || p.HasStage(string(rotation.StageCurrent)) {
 		return nil
 	}
 	_, err := e.fake.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
-		SecretId: aws.String(e.arn), VersionStage: aws.String(stagePending), RemoveFromVersionId: aws.String(p.ID),
+		SecretId: aws.String(e.arn), VersionStage: aws.String(string(rotation.StagePending)), RemoveFromVersionId: aws.String(p.ID),
 	})
 	return err
 }
@@ -901,9 +904,9 @@ const staggerWait = time.Second
 // starts invocation A and holds it at its first Secrets Manager write,
 // then starts invocation B and lets it run to its own first write (or to
 // its end), then lets A finish, then B. The step fails if either fails.
-func staggered(inv Invoker, step rotation.Step) Invoker {
+func staggered(inv localsm.Invoker, step rotation.Step) localsm.Invoker {
 	var count atomic.Int64
-	return InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
+	return localsm.InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
 		if rotation.Step(ev.Step) != step || count.Add(1) != 1 {
 			return inv.Invoke(ctx, fn, ev)
 		}
@@ -945,15 +948,17 @@ func staggered(inv Invoker, step rotation.Step) Invoker {
 var errTestFailedInjected = errors.New("rotationtest: testSecret failed (injected)")
 
 func ruleFailingTest(ctx context.Context, e *env) error {
-	before, _ := e.secret().Staged(stageCurrent)
-	e.setInvoker(func(inv Invoker) Invoker { return FailStep(inv, rotation.StepTest, 0, errTestFailedInjected) })
+	before, _ := e.secret().Staged(string(rotation.StageCurrent))
+	e.setInvoker(func(inv localsm.Invoker) localsm.Invoker {
+		return FailStep(inv, rotation.StepTest, 0, errTestFailedInjected)
+	})
 	_, err := e.rotate(ctx, true)
 	e.setInvoker(nil)
 	if err == nil {
 		return errors.New("the rotation succeeded although every testSecret failed")
 	}
 	s := e.secret()
-	after, ok := s.Staged(stageCurrent)
+	after, ok := s.Staged(string(rotation.StageCurrent))
 	if !ok || after.ID != before.ID {
 		return fmt.Errorf("AWSCURRENT moved although testSecret failed (labels: %s)", labelsOf(s))
 	}
@@ -971,9 +976,9 @@ func ruleTestRejects(ctx context.Context, e *env) error {
 	var mu sync.Mutex
 	var verdict error
 	var pendingWorks, tested bool
-	e.setInvoker(func(inv Invoker) Invoker {
+	e.setInvoker(func(inv localsm.Invoker) localsm.Invoker {
 		skip := SkipStep(inv, rotation.StepSet, 0)
-		return InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
+		return localsm.InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
 			if rotation.Step(ev.Step) != rotation.StepTest {
 				return skip.Invoke(ctx, fn, ev)
 			}
@@ -1016,7 +1021,7 @@ func ruleTestOnly(ctx context.Context, e *env) error {
 	if after := e.snapshot(ctx); after != before {
 		return fmt.Errorf("the test-only invocation left a trace:\n  before: %s\n  after:  %s", before, after)
 	}
-	cur, _ := e.secret().Staged(stageCurrent)
+	cur, _ := e.secret().Staged(string(rotation.StageCurrent))
 	if err := e.fx.Probe(ctx, toSecret(cur)); err != nil {
 		return fmt.Errorf("AWSCURRENT stopped authenticating after a test-only invocation: %w", err)
 	}
@@ -1082,8 +1087,8 @@ func (p *prober) probe(ctx context.Context) {
 func ruleClients(ctx context.Context, e *env) error {
 	const rotations = 3
 	p := &prober{e: e}
-	e.setInvoker(func(inv Invoker) Invoker {
-		return InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
+	e.setInvoker(func(inv localsm.Invoker) localsm.Invoker {
+		return localsm.InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
 			p.probe(ctx)
 			err := inv.Invoke(ctx, fn, ev)
 			p.probe(ctx)
@@ -1205,7 +1210,7 @@ func quotings(s string) []string {
 // string field of a JSON object that looks like a credential (at least 8
 // characters, not a plain word such as a user or host name that a log may
 // legitimately name).
-func sensitiveParts(secret string, v Version) []needle {
+func sensitiveParts(secret string, v localsm.Version) []needle {
 	if v.Placeholder() {
 		return nil
 	}
@@ -1238,4 +1243,13 @@ func stringFields(m map[string]any) map[string]string {
 		}
 	}
 	return out
+}
+
+// newToken returns a fresh RotationToken-like value for a re-run step.
+func newToken() string {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("rotationtest: crypto/rand failed: " + err.Error())
+	}
+	return hex.EncodeToString(b[:])
 }

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/rotationkit/rotation/localsm"
+
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -110,7 +112,7 @@ func ExampleCheck() {
 // the in-memory fake), counts the calls and makes chosen ones fail.
 func ExampleFaultClient() {
 	ctx := context.Background()
-	fake := rotationtest.New(rotationtest.Options{})
+	fake := localsm.New(localsm.Options{})
 	if _, err := fake.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 		Name: aws.String("app/db"), SecretString: aws.String("v1"),
 	}); err != nil {
@@ -124,7 +126,7 @@ func ExampleFaultClient() {
 
 	read := &secretsmanager.GetSecretValueInput{SecretId: aws.String("app/db")}
 	_, err := c.GetSecretValue(ctx, read)
-	code, _ := rotationtest.ErrorCode(err)
+	code, _ := localsm.ErrorCode(err)
 	fmt.Println("first read:", code)
 	out, err := c.GetSecretValue(ctx, read)
 	fmt.Println("second read:", aws.ToString(out.SecretString), err)
@@ -152,9 +154,9 @@ func ExampleFaultClient() {
 func ExampleCrashAfter() {
 	ctx := context.Background()
 	db := &exampleDB{password: "first-password"}
-	var inv rotationtest.Invoker
-	fake := rotationtest.New(rotationtest.Options{
-		Invoker: rotationtest.InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
+	var inv localsm.Invoker
+	fake := localsm.New(localsm.Options{
+		Invoker: localsm.InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
 			return inv.Invoke(ctx, fn, ev)
 		}),
 	})
@@ -164,7 +166,7 @@ func ExampleCrashAfter() {
 		return
 	}
 	// The function dies right after its first setSecret.
-	inv = rotationtest.CrashAfter(rotationtest.HandlerInvoker(h.Handle), rotation.StepSet, 1)
+	inv = rotationtest.CrashAfter(localsm.HandlerInvoker(h.Handle), rotation.StepSet, 1)
 
 	if _, err := fake.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 		Name: aws.String("app/db"), SecretString: aws.String(`{"username":"app","password":"first-password"}`),

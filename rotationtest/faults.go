@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/smithy-go"
 	"github.com/rotationkit/rotation"
+	"github.com/rotationkit/rotation/localsm"
 )
 
 // Errors to inject with Fail and Lose, shaped as the SDK reports them.
@@ -194,9 +195,9 @@ var ErrCrashed = errors.New("rotationtest: function crashed after the step ran")
 // its n-th invocation (1-based; n = 0: every one), reports ErrCrashed as if
 // the function died before returning: the work is done but the service
 // sees a failed step. Other steps and invocations pass through.
-func CrashAfter(inv Invoker, step rotation.Step, n int) Invoker {
+func CrashAfter(inv localsm.Invoker, step rotation.Step, n int) localsm.Invoker {
 	var count atomic.Int64
-	return InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
+	return localsm.InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
 		err := inv.Invoke(ctx, fn, ev)
 		if rotation.Step(ev.Step) == step {
 			if c := count.Add(1); n == 0 || c == int64(n) {
@@ -207,13 +208,13 @@ func CrashAfter(inv Invoker, step rotation.Step, n int) Invoker {
 	})
 }
 
-// FailStep returns an Invoker that fails the first n invocations of step
-// with err without running it (n = 0: every invocation).
-func FailStep(inv Invoker, step rotation.Step, n int, err error) Invoker {
+// FailStep returns an Invoker that fails the n-th invocation of step
+// (1-based; n = 0: every one) with err without running it.
+func FailStep(inv localsm.Invoker, step rotation.Step, n int, err error) localsm.Invoker {
 	var count atomic.Int64
-	return InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
+	return localsm.InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
 		if rotation.Step(ev.Step) == step {
-			if c := count.Add(1); n == 0 || c <= int64(n) {
+			if c := count.Add(1); n == 0 || c == int64(n) {
 				return err
 			}
 		}
@@ -221,13 +222,13 @@ func FailStep(inv Invoker, step rotation.Step, n int, err error) Invoker {
 	})
 }
 
-// SkipStep returns an Invoker that reports success for step without
-// running it, the first n times (n = 0: always).
-func SkipStep(inv Invoker, step rotation.Step, n int) Invoker {
+// SkipStep returns an Invoker that reports success for the n-th invocation
+// of step (1-based; n = 0: every one) without running it.
+func SkipStep(inv localsm.Invoker, step rotation.Step, n int) localsm.Invoker {
 	var count atomic.Int64
-	return InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
+	return localsm.InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
 		if rotation.Step(ev.Step) == step {
-			if c := count.Add(1); n == 0 || c <= int64(n) {
+			if c := count.Add(1); n == 0 || c == int64(n) {
 				return nil
 			}
 		}
@@ -239,9 +240,9 @@ func SkipStep(inv Invoker, step rotation.Step, n int) Invoker {
 // n = 0: every one), runs it twice concurrently, as when a timed-out
 // invocation is still running when the next one starts. The step fails if
 // either run fails.
-func Overlap(inv Invoker, step rotation.Step, n int) Invoker {
+func Overlap(inv localsm.Invoker, step rotation.Step, n int) localsm.Invoker {
 	var count atomic.Int64
-	return InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
+	return localsm.InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
 		if rotation.Step(ev.Step) != step {
 			return inv.Invoke(ctx, fn, ev)
 		}
@@ -264,8 +265,8 @@ func Overlap(inv Invoker, step rotation.Step, n int) Invoker {
 
 // Replay returns an Invoker that invokes every step twice in a row and
 // fails if either invocation fails.
-func Replay(inv Invoker) Invoker {
-	return InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
+func Replay(inv localsm.Invoker) localsm.Invoker {
+	return localsm.InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
 		if err := inv.Invoke(ctx, fn, ev); err != nil {
 			return err
 		}

@@ -15,7 +15,7 @@ import (
 var ErrAdminMismatch = errors.New("admin secret is for another resource")
 
 // SecretReader reads a secret value; *secretsmanager.Client, rotation.Client
-// and rotationtest.Fake satisfy it.
+// and localsm.Fake satisfy it.
 type SecretReader interface {
 	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
 }

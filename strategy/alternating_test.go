@@ -7,12 +7,13 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/rotationkit/rotation/localsm"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/google/go-cmp/cmp"
 	"github.com/rotationkit/rotation"
-	"github.com/rotationkit/rotation/rotationtest"
 	"github.com/rotationkit/rotation/strategy"
 )
 
@@ -183,10 +184,10 @@ func TestAlternatingUsersSetGuards(t *testing.T) {
 	tests := []struct {
 		name       string
 		pending    func(t *testing.T) string
-		admin      *rotationtest.Version // the admin secret's value; nil for the good one
-		adminField string                // masterarn value, if not adminName
-		deny       bool                  // the admin secret cannot be read
-		dbPassword string                // app's password, if not pwCur
+		admin      *localsm.Version // the admin secret's value; nil for the good one
+		adminField string           // masterarn value, if not adminName
+		deny       bool             // the admin secret cannot be read
+		dbPassword string           // app's password, if not pwCur
 		is         func(error) bool
 		wantField  string
 	}{
@@ -248,19 +249,19 @@ func TestAlternatingUsersSetGuards(t *testing.T) {
 		},
 		{
 			name:      "admin secret is binary",
-			admin:     &rotationtest.Version{ID: tokPrev, SecretBinary: []byte(adminSecretWith(pwAdmin)), Stages: []string{"AWSCURRENT"}},
+			admin:     &localsm.Version{ID: tokPrev, SecretBinary: []byte(adminSecretWith(pwAdmin)), Stages: []string{"AWSCURRENT"}},
 			is:        func(err error) bool { return errors.Is(err, rotation.ErrInvalidSecret) },
 			wantField: `"masterarn"`,
 		},
 		{
 			name:      "admin secret is not JSON",
-			admin:     &rotationtest.Version{ID: tokPrev, SecretString: aws.String("admin:" + pwAdmin), Stages: []string{"AWSCURRENT"}},
+			admin:     &localsm.Version{ID: tokPrev, SecretString: aws.String("admin:" + pwAdmin), Stages: []string{"AWSCURRENT"}},
 			is:        func(err error) bool { return errors.Is(err, rotation.ErrInvalidSecret) },
 			wantField: `"masterarn"`,
 		},
 		{
 			name: "admin secret is for another host",
-			admin: &rotationtest.Version{ID: tokPrev, Stages: []string{"AWSCURRENT"},
+			admin: &localsm.Version{ID: tokPrev, Stages: []string{"AWSCURRENT"},
 				SecretString: aws.String(strings.Replace(adminSecretWith(pwAdmin), toyHost, "other.example.internal", 1))},
 			is:        func(err error) bool { return errors.Is(err, strategy.ErrAdminMismatch) },
 			wantField: `"host"`,
@@ -291,7 +292,7 @@ func TestAlternatingUsersSetGuards(t *testing.T) {
 				return &strategy.AlternatingUsers{Service: db, Admin: strategy.Admin{Client: r}}
 			}, ver(tokCur, cur, "AWSCURRENT"), ver(tokPending, pending, "AWSPENDING"))
 			if tt.admin != nil {
-				if err := w.fake.Seed(rotationtest.Secret{Name: adminName, Versions: []rotationtest.Version{*tt.admin}}); err != nil {
+				if err := w.fake.Seed(localsm.Secret{Name: adminName, Versions: []localsm.Version{*tt.admin}}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -321,7 +322,7 @@ func TestAlternatingUsersSetGuards(t *testing.T) {
 // the Handler reads it, as an overlapping finishSecret would.
 type finishingClient struct {
 	rotation.Client
-	fake *rotationtest.Fake
+	fake *localsm.Fake
 	arn  string
 	once sync.Once
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rotationkit/rotation/localsm"
+
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/rotationkit/rotation"
 	"github.com/rotationkit/rotation/rotationtest"
@@ -100,7 +102,7 @@ type twoKeysFixtures struct {
 func (tk *twoKeysFixtures) factory(ctx context.Context) (*rotationtest.Fixture, error) {
 	// Time moves one minute per invocation, so keys minted by earlier
 	// rotations age past OrphanAge while an invocation's own key does not.
-	clock := rotationtest.NewManualClock(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
+	clock := localsm.NewManualClock(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
 	p := newKeyAPI(2, clock.Now)
 	id, secret := p.addKey(clock.Now())
 	tk.mu.Lock()

@@ -7,10 +7,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rotationkit/rotation/localsm"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/rotationkit/rotation"
-	"github.com/rotationkit/rotation/rotationtest"
 	"github.com/rotationkit/rotation/strategy"
 )
 
@@ -31,9 +32,9 @@ var exampleTokens = []string{
 
 // newExampleFake returns a fake Secrets Manager holding one secret, and a
 // function that registers the rotation function's handler.
-func newExampleFake(ctx context.Context, name, value string) (*rotationtest.Fake, func(*rotation.Handler)) {
-	fns := rotationtest.Functions{}
-	fake := rotationtest.New(rotationtest.Options{Invoker: fns})
+func newExampleFake(ctx context.Context, name, value string) (*localsm.Fake, func(*rotation.Handler)) {
+	fns := localsm.Functions{}
+	fake := localsm.New(localsm.Options{Invoker: fns})
 	if _, err := fake.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 		Name:               aws.String(name),
 		ClientRequestToken: aws.String(exampleTokens[0]),
@@ -41,11 +42,11 @@ func newExampleFake(ctx context.Context, name, value string) (*rotationtest.Fake
 	}); err != nil {
 		log.Fatal(err)
 	}
-	return fake, func(h *rotation.Handler) { fns[exampleFunction] = rotationtest.HandlerInvoker(h.Handle) }
+	return fake, func(h *rotation.Handler) { fns[exampleFunction] = localsm.HandlerInvoker(h.Handle) }
 }
 
 // rotateExample runs one rotation with ClientRequestToken token.
-func rotateExample(ctx context.Context, fake *rotationtest.Fake, name, token string) {
+func rotateExample(ctx context.Context, fake *localsm.Fake, name, token string) {
 	if _, err := fake.Rotate(ctx, &secretsmanager.RotateSecretInput{
 		SecretId:           aws.String(name),
 		ClientRequestToken: aws.String(token),
@@ -56,7 +57,7 @@ func rotateExample(ctx context.Context, fake *rotationtest.Fake, name, token str
 }
 
 // staged returns the value labelled stage.
-func staged(fake *rotationtest.Fake, name, stage string) *rotation.Secret {
+func staged(fake *localsm.Fake, name, stage string) *rotation.Secret {
 	s, _ := fake.Secret(name)
 	v, _ := s.Staged(stage)
 	return rotation.NewString(aws.ToString(v.SecretString))
@@ -133,7 +134,7 @@ func ExampleAlternatingUsers() {
 
 func ExampleTwoKeys() {
 	ctx := context.Background()
-	clock := rotationtest.NewManualClock(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
+	clock := localsm.NewManualClock(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
 	provider := newKeyAPI(2, clock.Now) // at most two active keys
 	id, secret := provider.addKey(clock.Now())
 	fake, register := newExampleFake(ctx, "app/api-key",

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rotationkit/rotation/localsm"
+
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -30,35 +32,35 @@ const (
 // step, or as whole rotations the fake drives through rotate.
 type world struct {
 	t      *testing.T
-	fake   *rotationtest.Fake
+	fake   *localsm.Fake
 	client *rotationtest.FaultClient // every call the Handler makes goes through it
 	h      *rotation.Handler
 	arn    string
 }
 
 // ver builds a stored version of the secret.
-func ver(id, value string, stages ...string) rotationtest.Version {
-	return rotationtest.Version{ID: id, SecretString: aws.String(value), Stages: stages}
+func ver(id, value string, stages ...string) localsm.Version {
+	return localsm.Version{ID: id, SecretString: aws.String(value), Stages: stages}
 }
 
 // placeholder builds the empty AWSPENDING version RotateSecret creates.
-func placeholder(id string) rotationtest.Version {
-	return rotationtest.Version{ID: id, Stages: []string{string(rotation.StagePending)}}
+func placeholder(id string) localsm.Version {
+	return localsm.Version{ID: id, Stages: []string{string(rotation.StagePending)}}
 }
 
 // newWorld seeds the secret with versions and the other secrets, and
 // builds the rotator with the Handler's client.
-func newWorld(t *testing.T, others map[string]string, build func(c rotation.Client) rotation.Rotator, versions ...rotationtest.Version) *world {
+func newWorld(t *testing.T, others map[string]string, build func(c rotation.Client) rotation.Rotator, versions ...localsm.Version) *world {
 	t.Helper()
-	fns := rotationtest.Functions{}
-	w := &world{t: t, fake: rotationtest.New(rotationtest.Options{Invoker: fns, RotationAttempts: 1})}
+	fns := localsm.Functions{}
+	w := &world{t: t, fake: localsm.New(localsm.Options{Invoker: fns, RotationAttempts: 1})}
 	ctx := context.Background()
 	for _, name := range slices.Sorted(maps.Keys(others)) {
 		if _, err := w.fake.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(others[name])}); err != nil {
 			t.Fatalf("creating %s: %v", name, err)
 		}
 	}
-	if err := w.fake.Seed(rotationtest.Secret{
+	if err := w.fake.Seed(localsm.Secret{
 		Name:              secretName,
 		RotationEnabled:   aws.Bool(true),
 		RotationLambdaARN: fnARN,
@@ -74,7 +76,7 @@ func newWorld(t *testing.T, others map[string]string, build func(c rotation.Clie
 		t.Fatal(err)
 	}
 	w.h = h
-	fns[fnARN] = rotationtest.HandlerInvoker(h.Handle)
+	fns[fnARN] = localsm.HandlerInvoker(h.Handle)
 	t.Cleanup(func() { _ = w.fake.Wait(context.Background()) })
 	return w
 }
@@ -153,7 +155,7 @@ func (w *world) state() map[string][]versionState {
 
 // labels returns "id[labels]" for each labelled version, in creation
 // order, with ids shortened to their first 8 characters.
-func labels(f *rotationtest.Fake, name string) []string {
+func labels(f *localsm.Fake, name string) []string {
 	s, _ := f.Secret(name)
 	var out []string
 	for _, v := range s.Versions {

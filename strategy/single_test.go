@@ -7,9 +7,10 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/rotationkit/rotation/localsm"
+
 	"github.com/google/go-cmp/cmp"
 	"github.com/rotationkit/rotation"
-	"github.com/rotationkit/rotation/rotationtest"
 	"github.com/rotationkit/rotation/strategy"
 )
 
@@ -169,12 +170,12 @@ func TestSingleUserSet(t *testing.T) {
 			if tt.admin {
 				others = map[string]string{adminName: adminSecretWith(pwAdmin)}
 			}
-			versions := []rotationtest.Version{
+			versions := []localsm.Version{
 				ver(tokCur, userValue(pwCur, tt.admin), "AWSCURRENT"),
 				ver(tokPending, userValue(pwPend, tt.admin), "AWSPENDING"),
 			}
 			if !tt.noPrevious {
-				versions = append([]rotationtest.Version{ver(tokPrev, userValue(pwPrev, tt.admin), "AWSPREVIOUS")}, versions...)
+				versions = append([]localsm.Version{ver(tokPrev, userValue(pwPrev, tt.admin), "AWSPREVIOUS")}, versions...)
 			}
 			w := newWorld(t, others, func(c rotation.Client) rotation.Rotator {
 				s := &strategy.SingleUser{Service: rec}

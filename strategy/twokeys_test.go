@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rotationkit/rotation/localsm"
+
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -39,7 +41,7 @@ type keyRole struct {
 type keyWorld struct {
 	*world
 	p     *keyAPI
-	clock *rotationtest.ManualClock
+	clock *localsm.ManualClock
 	ids   []string // the seeded keys' ids, in the order given
 }
 
@@ -49,10 +51,10 @@ type keyWorld struct {
 // the provider the strategy sees.
 func newKeyWorld(t *testing.T, limit int, tk strategy.TwoKeys, keys []keyRole, pendingPlaceholder string, wrap func(strategy.KeyProvider) strategy.KeyProvider) *keyWorld {
 	t.Helper()
-	clock := rotationtest.NewManualClock(epoch)
+	clock := localsm.NewManualClock(epoch)
 	p := newKeyAPI(limit, clock.Now)
 	kw := &keyWorld{p: p, clock: clock}
-	var versions []rotationtest.Version
+	var versions []localsm.Version
 	tokens := map[string]string{"prev": tokPrev, "cur": tokCur, "pending": tokPending}
 	stages := map[string]string{"prev": "AWSPREVIOUS", "cur": "AWSCURRENT", "pending": "AWSPENDING"}
 	for _, k := range keys {
@@ -538,14 +540,14 @@ func TestTwoKeysOverlappingCreate(t *testing.T) {
 func TestTwoKeysStress(t *testing.T) {
 	const rotations, attempts = 60, 4
 	ctx := context.Background()
-	clock := rotationtest.NewManualClock(epoch)
+	clock := localsm.NewManualClock(epoch)
 	p := newKeyAPI(2, clock.Now)
 	id, secret := p.addKey(clock.Now())
 
-	fns := rotationtest.Functions{}
-	fake := rotationtest.New(rotationtest.Options{Invoker: fns, RotationAttempts: attempts})
-	if err := fake.Seed(rotationtest.Secret{Name: secretName, RotationEnabled: aws.Bool(true), RotationLambdaARN: fnARN,
-		Versions: []rotationtest.Version{ver(tokCur, keyValue(id, secret), "AWSCURRENT")}}); err != nil {
+	fns := localsm.Functions{}
+	fake := localsm.New(localsm.Options{Invoker: fns, RotationAttempts: attempts})
+	if err := fake.Seed(localsm.Secret{Name: secretName, RotationEnabled: aws.Bool(true), RotationLambdaARN: fnARN,
+		Versions: []localsm.Version{ver(tokCur, keyValue(id, secret), "AWSCURRENT")}}); err != nil {
 		t.Fatal(err)
 	}
 	client := rotationtest.NewFaultClient(fake)
@@ -553,13 +555,13 @@ func TestTwoKeysStress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := rotationtest.InvokerFunc(func(ctx context.Context, _ string, ev events.SecretsManagerSecretRotationEvent) error {
+	base := localsm.InvokerFunc(func(ctx context.Context, _ string, ev events.SecretsManagerSecretRotationEvent) error {
 		clock.Advance(time.Minute) // each invocation takes a minute
 		return h.Handle(ctx, ev)
 	})
 	var mu sync.Mutex
-	var inv rotationtest.Invoker = base
-	fns[fnARN] = rotationtest.InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
+	var inv localsm.Invoker = base
+	fns[fnARN] = localsm.InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
 		mu.Lock()
 		i := inv
 		mu.Unlock()

@@ -37,7 +37,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/rotationkit/rotation/rotationtest"
+	"github.com/rotationkit/rotation/localsm"
 )
 
 func main() {
@@ -129,7 +129,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 
-	opts := rotationtest.Options{
+	opts := localsm.Options{
 		Region:              c.region,
 		AccountID:           c.account,
 		StrictRotationToken: c.strictToken,
@@ -140,15 +140,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		MaxHistory: maxHistory,
 	}
 	if c.lambdaEndpoint != "" {
-		opts.Invoker = rotationtest.LambdaInvoker{Endpoint: c.lambdaEndpoint, Client: &http.Client{}}
+		opts.Invoker = localsm.LambdaInvoker{Endpoint: c.lambdaEndpoint, Client: &http.Client{}}
 	}
-	fake := rotationtest.New(opts)
+	fake := localsm.New(opts)
 
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return err
 	}
-	srv := newHTTPServer(rotationtest.NewHandler(fake, rotationtest.HandlerOptions{Logger: logger}), logger)
+	srv := newHTTPServer(localsm.NewHandler(fake, localsm.HandlerOptions{Logger: logger}), logger)
 	fmt.Fprintf(stdout, "secretsmanager-local listening on http://%s\n", ln.Addr())
 	logger.Info("listening", "addr", ln.Addr().String(), "region", c.region, "account", c.account,
 		"lambda_endpoint", c.lambdaEndpoint, "schedule_interval", c.scheduleInterval)
@@ -156,7 +156,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
-	rep := &reporter{fake: fake, logger: logger, logged: map[*rotationtest.Rotation]bool{}}
+	rep := &reporter{fake: fake, logger: logger, logged: map[*localsm.Rotation]bool{}}
 	schedCtx, stopSched := context.WithCancel(context.Background())
 	schedDone := make(chan struct{})
 	go func() {
@@ -204,7 +204,7 @@ func newHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
 	return &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
-		// A request body is at most rotationtest.MaxRequestBody (1 MiB):
+		// A request body is at most localsm.MaxRequestBody (1 MiB):
 		// a client that takes longer than this to send one is stuck.
 		ReadTimeout: 30 * time.Second,
 		IdleTimeout: 2 * time.Minute,
@@ -216,14 +216,14 @@ func newHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
 const reportEvery = 200 * time.Millisecond
 
 // maxHistory is how many events and finished rotations the fake keeps
-// (rotationtest.Options.MaxHistory), so that memory stays bounded however
+// (localsm.Options.MaxHistory), so that memory stays bounded however
 // long the server runs.
 const maxHistory = 1000
 
 // schedule logs finished rotations and, every interval (if positive),
 // starts the scheduled rotations that are due, until ctx is done.
 // Rotations still running when ctx ends are left to fake.Wait.
-func schedule(ctx context.Context, fake *rotationtest.Fake, interval time.Duration, rep *reporter) {
+func schedule(ctx context.Context, fake *localsm.Fake, interval time.Duration, rep *reporter) {
 	report := time.NewTicker(reportEvery)
 	defer report.Stop()
 	var due <-chan time.Time
@@ -250,17 +250,17 @@ func schedule(ctx context.Context, fake *rotationtest.Fake, interval time.Durati
 // reporter logs each rotation once, when it has finished: whether started
 // by RotateSecret or by the schedule. Only ids and the failure are logged.
 type reporter struct {
-	fake   *rotationtest.Fake
+	fake   *localsm.Fake
 	logger *slog.Logger
 	// logged holds the rotations already logged among those the fake
 	// still remembers; the others are pruned, so it stays within
 	// maxHistory plus the running ones. Used by one goroutine at a time.
-	logged map[*rotationtest.Rotation]bool
+	logged map[*localsm.Rotation]bool
 }
 
 func (rep *reporter) sweep() {
 	rotations := rep.fake.Rotations()
-	known := make(map[*rotationtest.Rotation]bool, len(rotations))
+	known := make(map[*localsm.Rotation]bool, len(rotations))
 	for _, r := range rotations {
 		known[r] = true
 	}

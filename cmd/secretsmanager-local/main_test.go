@@ -23,14 +23,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rotationkit/rotation/localsm"
+
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
-
-	"github.com/rotationkit/rotation/rotationtest"
 )
 
 func TestParseFlags(t *testing.T) {
@@ -533,14 +533,14 @@ func TestShutdownLetsRotationsFinish(t *testing.T) {
 // rotations follows the fake's bounded history.
 func TestReporterForgetsOldRotations(t *testing.T) {
 	const history = 3
-	fake := rotationtest.New(rotationtest.Options{
+	fake := localsm.New(localsm.Options{
 		MaxHistory: history, RotationAttempts: 1,
-		Invoker: rotationtest.InvokerFunc(func(context.Context, string, events.SecretsManagerSecretRotationEvent) error {
+		Invoker: localsm.InvokerFunc(func(context.Context, string, events.SecretsManagerSecretRotationEvent) error {
 			return errors.New("fails")
 		}),
 	})
 	var logs lockedBuffer
-	rep := &reporter{fake: fake, logger: slog.New(slog.NewTextHandler(&logs, nil)), logged: map[*rotationtest.Rotation]bool{}}
+	rep := &reporter{fake: fake, logger: slog.New(slog.NewTextHandler(&logs, nil)), logged: map[*localsm.Rotation]bool{}}
 	ctx := context.Background()
 	if _, err := fake.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("s"), SecretString: aws.String("v")}); err != nil {
 		t.Fatal(err)

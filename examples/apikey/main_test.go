@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rotationkit/rotation/localsm"
+
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -132,7 +134,7 @@ func TestConformance(t *testing.T) {
 // hostile is a rotation against a misbehaving target or a malformed
 // secret, run in process with a one-attempt fake so every outcome is seen.
 type hostile struct {
-	fake    *rotationtest.Fake
+	fake    *localsm.Fake
 	counted *rotationtest.FaultClient
 	arn     string
 	logs    *bytes.Buffer
@@ -155,11 +157,11 @@ func newHostile(t *testing.T, secret string, timeout time.Duration) *hostile {
 	t.Helper()
 	hs := &hostile{logs: &bytes.Buffer{}, logMu: &sync.Mutex{}, tokens: new([]string)}
 	var handle func(context.Context, events.SecretsManagerSecretRotationEvent) error
-	hs.fake = rotationtest.New(rotationtest.Options{
+	hs.fake = localsm.New(localsm.Options{
 		StrictRotationToken: true,
 		RotationAttempts:    1,
 		StepTimeout:         10 * time.Second,
-		Invoker: rotationtest.InvokerFunc(func(ctx context.Context, _ string, ev events.SecretsManagerSecretRotationEvent) error {
+		Invoker: localsm.InvokerFunc(func(ctx context.Context, _ string, ev events.SecretsManagerSecretRotationEvent) error {
 			hs.logMu.Lock()
 			*hs.tokens = append(*hs.tokens, ev.RotationToken)
 			hs.logMu.Unlock()
@@ -292,7 +294,7 @@ func TestHostileInput(t *testing.T) {
 			if err == nil {
 				t.Fatal("the rotation succeeded")
 			}
-			var sf *rotationtest.StepFailedError
+			var sf *localsm.StepFailedError
 			if !errors.As(err, &sf) || sf.Step != rotation.StepCreate {
 				t.Errorf("error = %v, want a failed createSecret step", err)
 			}

@@ -15,7 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
+	"github.com/rotationkit/rotation/localsm"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/go-sql-driver/mysql"
@@ -32,7 +33,7 @@ const functionARN = "arn:aws:lambda:us-east-1:123456789012:function:mysql-rotati
 // rig is a fake Secrets Manager whose rotation function is a handler
 // built from settings, as main builds it.
 type rig struct {
-	fake  *rotationtest.Fake
+	fake  *localsm.Fake
 	calls *rotationtest.FaultClient // counts the handler's calls
 	arn   string
 	logs  *syncBuffer
@@ -58,19 +59,14 @@ func (b *syncBuffer) String() string {
 func newRig(t *testing.T, s settings, secret string, others map[string]string) *rig {
 	t.Helper()
 	r := &rig{logs: &syncBuffer{}}
-	var h *rotation.Handler
-	r.fake = rotationtest.New(rotationtest.Options{
-		Invoker: rotationtest.InvokerFunc(func(ctx context.Context, _ string, ev events.SecretsManagerSecretRotationEvent) error {
-			return h.Handle(ctx, ev)
-		}),
-	})
+	r.fake = localsm.New(localsm.Options{})
 	t.Cleanup(func() { _ = r.fake.Wait(context.Background()) })
 	r.calls = rotationtest.NewFaultClient(r.fake)
-	var err error
-	h, err = newHandler(r.calls, s, slog.New(slog.NewJSONHandler(r.logs, nil)))
+	h, err := newHandler(r.calls, s, slog.New(slog.NewJSONHandler(r.logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
+	r.fake.SetInvoker(localsm.HandlerInvoker(h.Handle))
 	ctx := context.Background()
 	for name, v := range others {
 		if _, err := r.fake.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(v)}); err != nil {
@@ -609,7 +605,7 @@ func TestLoadSettings(t *testing.T) {
 	for _, users := range [][2]string{{}, {"app", "app"}} {
 		bad := testSettings(modePrecreated)
 		bad.users = users
-		if _, err := newRotator(rotationtest.New(rotationtest.Options{}), bad); err == nil || !strings.Contains(err.Error(), "ROTATION_USERS") {
+		if _, err := newRotator(localsm.New(localsm.Options{}), bad); err == nil || !strings.Contains(err.Error(), "ROTATION_USERS") {
 			t.Errorf("newRotator with users %q: error = %v, want one naming ROTATION_USERS", users, err)
 		}
 	}
@@ -644,7 +640,7 @@ func TestLoadSettings(t *testing.T) {
 		t.Errorf("settings = %+v", s)
 	}
 	// ALLOWED_USERS reaches the strategy, which rotation.New validates.
-	r, err := newRotator(rotationtest.New(rotationtest.Options{}), s)
+	r, err := newRotator(localsm.New(localsm.Options{}), s)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rotationkit/rotation/localsm"
+
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -291,11 +293,11 @@ func TestHostileInput(t *testing.T) {
 			logs := &bytes.Buffer{}
 			var tokens []string
 			var handle func(context.Context, events.SecretsManagerSecretRotationEvent) error
-			fake := rotationtest.New(rotationtest.Options{
+			fake := localsm.New(localsm.Options{
 				StrictRotationToken: true,
 				RotationAttempts:    1,
 				StepTimeout:         10 * time.Second,
-				Invoker: rotationtest.InvokerFunc(func(ctx context.Context, _ string, ev events.SecretsManagerSecretRotationEvent) error {
+				Invoker: localsm.InvokerFunc(func(ctx context.Context, _ string, ev events.SecretsManagerSecretRotationEvent) error {
 					logMu.Lock()
 					tokens = append(tokens, ev.RotationToken)
 					logMu.Unlock()
@@ -322,7 +324,7 @@ func TestHostileInput(t *testing.T) {
 			if err == nil {
 				t.Fatal("the rotation succeeded")
 			}
-			var sf *rotationtest.StepFailedError
+			var sf *localsm.StepFailedError
 			if !errors.As(err, &sf) || sf.Step != tc.step {
 				t.Errorf("error = %v, want a failed %s step", err, tc.step)
 			}

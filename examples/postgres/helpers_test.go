@@ -16,7 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
+	"github.com/rotationkit/rotation/localsm"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/jackc/pgx/v5"
@@ -427,7 +428,7 @@ func handlerFor(t testing.TB, c config, client rotation.Client, logger *slog.Log
 // world is a fake Secrets Manager with the function installed in
 // process, for tests outside the conformance suite.
 type world struct {
-	fake   *rotationtest.Fake
+	fake   *localsm.Fake
 	client *rotationtest.FaultClient
 	arn    string
 	logs   *strings.Builder
@@ -441,13 +442,7 @@ const testFunctionARN = "arn:aws:lambda:us-east-1:123456789012:function:postgres
 func newWorld(t *testing.T, c config, secret string, others map[string]string) *world {
 	t.Helper()
 	w := &world{logs: &strings.Builder{}}
-	var h *rotation.Handler
-	w.fake = rotationtest.New(rotationtest.Options{
-		StrictRotationToken: true,
-		Invoker: rotationtest.InvokerFunc(func(ctx context.Context, _ string, ev events.SecretsManagerSecretRotationEvent) error {
-			return h.Handle(ctx, ev)
-		}),
-	})
+	w.fake = localsm.New(localsm.Options{StrictRotationToken: true})
 	ctx := context.Background()
 	for name, v := range others {
 		if _, err := w.fake.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(v)}); err != nil {
@@ -460,7 +455,8 @@ func newWorld(t *testing.T, c config, secret string, others map[string]string) *
 	}
 	w.arn = aws.ToString(out.ARN)
 	w.client = rotationtest.NewFaultClient(w.fake)
-	h = handlerFor(t, c, w.client, slog.New(slog.NewTextHandler(lockedWriter{w}, nil)))
+	h := handlerFor(t, c, w.client, slog.New(slog.NewTextHandler(lockedWriter{w}, nil)))
+	w.fake.SetInvoker(localsm.HandlerInvoker(h.Handle))
 	return w
 }
 

@@ -6,10 +6,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rotationkit/rotation/localsm"
+
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/rotationkit/rotation"
 	"github.com/rotationkit/rotation/examples/internal/dbsecret"
-	"github.com/rotationkit/rotation/rotationtest"
 	"github.com/rotationkit/rotation/strategy"
 )
 
@@ -166,7 +167,7 @@ func TestSingleAdminNeedsAllowedUsers(t *testing.T) {
 		t.Errorf("Validate: %v", err)
 	}
 	bad := &validating{next: &singleUser{own: &strategy.SingleUser{Service: &service{}}, withAdmin: &strategy.SingleUser{Service: &service{}, Admin: &strategy.Admin{Client: oneSecret("{}")}}}}
-	if _, err := rotation.New(rotationtest.New(rotationtest.Options{}), bad); err == nil || !strings.Contains(err.Error(), "AllowedUsers") {
+	if _, err := rotation.New(localsm.New(localsm.Options{}), bad); err == nil || !strings.Contains(err.Error(), "AllowedUsers") {
 		t.Errorf("rotation.New with an admin and no AllowedUsers: %v", err)
 	}
 }

@@ -25,6 +25,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rotationkit/rotation/localsm"
+
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -54,15 +56,15 @@ func run(ctx context.Context, out io.Writer) error {
 	}
 
 	// The fake Secrets Manager, over HTTP, and a real SDK client for it.
-	var fake *rotationtest.Fake
-	var invoke atomic.Pointer[rotationtest.Invoker]
-	fake = rotationtest.New(rotationtest.Options{
+	var fake *localsm.Fake
+	var invoke atomic.Pointer[localsm.Invoker]
+	fake = localsm.New(localsm.Options{
 		StrictRotationToken: true,
-		Invoker: rotationtest.InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
+		Invoker: localsm.InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
 			return (*invoke.Load()).Invoke(ctx, fn, ev)
 		}),
 	})
-	sm := rotationtest.NewServer(fake)
+	sm := localsm.NewServer(fake)
 	defer sm.Close()
 	client := sm.Client()
 
@@ -74,7 +76,7 @@ func run(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var inv rotationtest.Invoker = rotationtest.InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
+	var inv localsm.Invoker = localsm.InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
 		err := h.Handle(ctx, ev)
 		status := "ok"
 		if err != nil {
@@ -179,7 +181,7 @@ func run(ctx context.Context, out io.Writer) error {
 
 // leaked reports whether log holds the api_key of any version of the
 // secret, the bootstrap key and every minted one.
-func leaked(fake *rotationtest.Fake, arn, log string) bool {
+func leaked(fake *localsm.Fake, arn, log string) bool {
 	s, ok := fake.Secret(arn)
 	if !ok {
 		return false
@@ -196,7 +198,7 @@ func leaked(fake *rotationtest.Fake, arn, log string) bool {
 }
 
 // printLabels prints the secret's versions and labels, never values.
-func printLabels(out io.Writer, fake *rotationtest.Fake, arn string) {
+func printLabels(out io.Writer, fake *localsm.Fake, arn string) {
 	s, ok := fake.Secret(arn)
 	if !ok {
 		return

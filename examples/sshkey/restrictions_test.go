@@ -13,13 +13,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
+	"github.com/rotationkit/rotation/localsm"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/rotationkit/rotation"
 	"github.com/rotationkit/rotation/examples/internal/testenv"
-	"github.com/rotationkit/rotation/rotationtest"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -156,27 +156,25 @@ func TestKeyOptionsField(t *testing.T) {
 // rotation function, for tests where several manage the same hosts.
 type account struct {
 	t     *testing.T
-	fake  *rotationtest.Fake
-	clock *rotationtest.ManualClock
+	fake  *localsm.Fake
+	clock *localsm.ManualClock
 }
 
 func newAccount(t *testing.T, id, region string) *account {
 	t.Helper()
-	a := &account{t: t, clock: rotationtest.NewManualClock(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))}
-	var h *rotation.Handler
-	a.fake = rotationtest.New(rotationtest.Options{
+	a := &account{t: t, clock: localsm.NewManualClock(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))}
+	a.fake = localsm.New(localsm.Options{
 		AccountID:           id,
 		Region:              region,
 		Clock:               a.clock,
 		StrictRotationToken: true,
 		RotationAttempts:    1,
-		Invoker:             rotationtest.HandlerInvoker(func(ctx context.Context, ev events.SecretsManagerSecretRotationEvent) error { return h.Handle(ctx, ev) }),
 	})
-	var err error
-	h, err = rotation.New(a.fake, testRotator(), func(o *rotation.Options) { o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil)) })
+	h, err := rotation.New(a.fake, testRotator(), func(o *rotation.Options) { o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil)) })
 	if err != nil {
 		t.Fatal(err)
 	}
+	a.fake.SetInvoker(localsm.HandlerInvoker(h.Handle))
 	t.Cleanup(func() { _ = a.fake.Wait(context.Background()) })
 	return a
 }

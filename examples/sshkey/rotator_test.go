@@ -13,7 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
+	"github.com/rotationkit/rotation/localsm"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
@@ -89,8 +90,8 @@ func TestConformance(t *testing.T) {
 // env is a fake Secrets Manager with an in-process rotation handler.
 type env struct {
 	t      *testing.T
-	fake   *rotationtest.Fake
-	clock  *rotationtest.ManualClock
+	fake   *localsm.Fake
+	clock  *localsm.ManualClock
 	logs   *syncBuffer
 	arn    string
 	hosts  []*testHost
@@ -116,24 +117,22 @@ func prefixFor(name string) string { return managedPrefix(testARN(name)) }
 func newEnv(t *testing.T, name string, n, attempts int) *env {
 	t.Helper()
 	e := &env{t: t, logs: &syncBuffer{}, key: newClientKey(t), before: map[string]string{}}
-	e.clock = rotationtest.NewManualClock(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))
+	e.clock = localsm.NewManualClock(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))
 	for range n {
 		h := startHost(t, otherLines(t)+e.key.line(prefixFor(name)+"initial")+"\n")
 		e.hosts = append(e.hosts, h)
 	}
 	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	var h *rotation.Handler
-	e.fake = rotationtest.New(rotationtest.Options{
+	e.fake = localsm.New(localsm.Options{
 		Clock:               e.clock,
 		StrictRotationToken: true,
 		RotationAttempts:    attempts,
-		Invoker:             rotationtest.HandlerInvoker(func(ctx context.Context, ev events.SecretsManagerSecretRotationEvent) error { return h.Handle(ctx, ev) }),
 	})
-	var err error
-	h, err = rotation.New(e.fake, testRotator(), func(o *rotation.Options) { o.Logger = logger })
+	h, err := rotation.New(e.fake, testRotator(), func(o *rotation.Options) { o.Logger = logger })
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.fake.SetInvoker(localsm.HandlerInvoker(h.Handle))
 	t.Cleanup(func() { _ = e.fake.Wait(context.Background()) })
 	e.arn = e.create(name, secretJSON(t, e.key, prefixFor(name)+"initial", e.hosts...))
 	if got := managedPrefix(e.arn); got != prefixFor(name) {
@@ -169,7 +168,7 @@ func (e *env) unchanged() {
 	}
 }
 
-func (e *env) rotate(arn string) (*rotationtest.Rotation, error) {
+func (e *env) rotate(arn string) (*localsm.Rotation, error) {
 	return e.fake.Rotate(context.Background(), &secretsmanager.RotateSecretInput{
 		SecretId:          aws.String(arn),
 		RotationLambdaARN: aws.String(functionARN),
@@ -220,7 +219,7 @@ func (e *env) noLeaks(err error) {
 }
 
 func stepOf(err error) rotation.Step {
-	var sf *rotationtest.StepFailedError
+	var sf *localsm.StepFailedError
 	if errors.As(err, &sf) {
 		return sf.Step
 	}

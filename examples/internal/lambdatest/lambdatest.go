@@ -18,14 +18,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rotationkit/rotation/localsm"
+
 	"github.com/rotationkit/rotation/examples/internal/testenv"
-	"github.com/rotationkit/rotation/rotationtest"
 )
 
 // Function is a rotation function running under the emulator.
 type Function struct {
 	// Invoker invokes the function over the Lambda Invoke API.
-	Invoker rotationtest.LambdaInvoker
+	Invoker localsm.LambdaInvoker
 	// Binary is the path of the built bootstrap.
 	Binary string
 	// Log holds what the function and the emulator printed (the function's
@@ -72,7 +73,7 @@ func Start(t testing.TB, pkg string, env ...string) *Function {
 	return &Function{
 		// The emulator serves its one function under the name "function"
 		// only, whatever ARN the fake was given.
-		Invoker: rotationtest.LambdaInvoker{Endpoint: "http://" + rieAddr, Client: &http.Client{Timeout: 60 * time.Second}, FunctionName: "function"},
+		Invoker: localsm.LambdaInvoker{Endpoint: "http://" + rieAddr, Client: &http.Client{Timeout: 60 * time.Second}, FunctionName: "function"},
 		Binary:  bin,
 		Log:     logBuf,
 	}

@@ -11,11 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rotationkit/rotation/localsm"
+
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/rotationkit/rotation"
-	"github.com/rotationkit/rotation/rotationtest"
 )
 
 // Rotator rotates one secret through the AWS SDK, the way Secrets Manager
@@ -25,7 +26,7 @@ type Rotator struct {
 	// Client is the SDK client of the fake's HTTP server.
 	Client *secretsmanager.Client
 	// Fake is the fake Secrets Manager behind Client.
-	Fake *rotationtest.Fake
+	Fake *localsm.Fake
 	// SecretARN names the secret to rotate.
 	SecretARN string
 	// FunctionARN is passed as RotationLambdaARN.
@@ -136,9 +137,9 @@ func (r *Rotator) value(t testing.TB, ctx context.Context, i int, stage, wantID 
 type Harness struct {
 	// Fake is the fake Secrets Manager; it requires the RotationToken
 	// (StrictRotationToken).
-	Fake *rotationtest.Fake
+	Fake *localsm.Fake
 	// Server serves Fake over HTTP.
-	Server *rotationtest.Server
+	Server *localsm.Server
 	// Client is the AWS SDK client of Server.
 	Client *secretsmanager.Client
 	// Function is the rotation function.
@@ -163,9 +164,9 @@ func StartHarness(t testing.TB, pkg, functionARN string, env ...string) *Harness
 	h := &Harness{FunctionARN: functionARN}
 	// The function needs the server's URL before it starts, so the
 	// invoker finds it in h once it has.
-	h.Fake = rotationtest.New(rotationtest.Options{
+	h.Fake = localsm.New(localsm.Options{
 		StrictRotationToken: true,
-		Invoker: rotationtest.InvokerFunc(func(ctx context.Context, arn string, ev events.SecretsManagerSecretRotationEvent) error {
+		Invoker: localsm.InvokerFunc(func(ctx context.Context, arn string, ev events.SecretsManagerSecretRotationEvent) error {
 			h.mu.Lock()
 			h.tokens = append(h.tokens, ev.RotationToken)
 			fn := h.Function
@@ -179,7 +180,7 @@ func StartHarness(t testing.TB, pkg, functionARN string, env ...string) *Harness
 			return fn.Invoker.Invoke(ctx, "function", ev)
 		}),
 	})
-	h.Server = rotationtest.NewServer(h.Fake)
+	h.Server = localsm.NewServer(h.Fake)
 	t.Cleanup(h.Server.Close)
 	t.Cleanup(func() { _ = h.Fake.Wait(context.Background()) })
 	h.Client = h.Server.Client()

@@ -1,4 +1,4 @@
-package rotationtest_test
+package localsm_test
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rotationkit/rotation/localsm"
+
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -17,8 +19,6 @@ import (
 	"github.com/aws/smithy-go/middleware"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
-
-	"github.com/rotationkit/rotation/rotationtest"
 )
 
 const (
@@ -56,9 +56,9 @@ var ignoreSDK = cmp.Options{
 
 // seed seeds f with a secret called name whose versions carry the given
 // labels (a version with no labels is deprecated), in the order given.
-func seed(t *testing.T, f *rotationtest.Fake, name string, versions ...rotationtest.Version) rotationtest.Secret {
+func seed(t *testing.T, f *localsm.Fake, name string, versions ...localsm.Version) localsm.Secret {
 	t.Helper()
-	s := rotationtest.Secret{Name: name, Versions: versions}
+	s := localsm.Secret{Name: name, Versions: versions}
 	if err := f.Seed(s); err != nil {
 		t.Fatalf("Seed: %v", err)
 	}
@@ -70,17 +70,17 @@ func seed(t *testing.T, f *rotationtest.Fake, name string, versions ...rotationt
 }
 
 // ver returns a version with a string value and the given labels.
-func ver(id string, stages ...string) rotationtest.Version {
-	return rotationtest.Version{ID: id, SecretString: aws.String("value-" + id[:8]), Stages: stages}
+func ver(id string, stages ...string) localsm.Version {
+	return localsm.Version{ID: id, SecretString: aws.String("value-" + id[:8]), Stages: stages}
 }
 
 // placeholder returns a version with no value, as RotateSecret creates.
-func placeholder(id string, stages ...string) rotationtest.Version {
-	return rotationtest.Version{ID: id, Stages: stages}
+func placeholder(id string, stages ...string) localsm.Version {
+	return localsm.Version{ID: id, Stages: stages}
 }
 
 // labels returns DescribeSecret's VersionIdsToStages.
-func labels(t *testing.T, f *rotationtest.Fake, id string) map[string][]string {
+func labels(t *testing.T, f *localsm.Fake, id string) map[string][]string {
 	t.Helper()
 	out, err := f.DescribeSecret(context.Background(), &secretsmanager.DescribeSecretInput{SecretId: aws.String(id)})
 	if err != nil {
@@ -90,7 +90,7 @@ func labels(t *testing.T, f *rotationtest.Fake, id string) map[string][]string {
 }
 
 // deprecated returns the ids of the versions without labels.
-func deprecated(s rotationtest.Secret) []string {
+func deprecated(s localsm.Secret) []string {
 	var ids []string
 	for _, v := range s.Versions {
 		if v.Deprecated() {
@@ -101,7 +101,7 @@ func deprecated(s rotationtest.Secret) []string {
 }
 
 // listed returns the version ids ListSecretVersionIds reports, all pages.
-func listed(t *testing.T, f *rotationtest.Fake, id string, includeDeprecated bool) []string {
+func listed(t *testing.T, f *localsm.Fake, id string, includeDeprecated bool) []string {
 	t.Helper()
 	var ids []string
 	in := &secretsmanager.ListSecretVersionIdsInput{SecretId: aws.String(id), IncludeDeprecated: aws.Bool(includeDeprecated)}
@@ -140,7 +140,7 @@ func wantAPIError(t *testing.T, what string, err error, code, msg string) {
 		t.Errorf("%s: got no error, want %s", what, code)
 		return
 	}
-	got, ok := rotationtest.ErrorCode(err)
+	got, ok := localsm.ErrorCode(err)
 	if !ok || got != code {
 		t.Errorf("%s: error %v has code %q, want %q", what, err, got, code)
 	}
@@ -162,8 +162,8 @@ func wantAPIError(t *testing.T, what string, err error, code, msg string) {
 func TestLabelTransitions(t *testing.T) {
 	ctx := context.Background()
 	const name = "transitions"
-	uvs := func(label string, moveTo, removeFrom string) func(*rotationtest.Fake) error {
-		return func(f *rotationtest.Fake) error {
+	uvs := func(label string, moveTo, removeFrom string) func(*localsm.Fake) error {
+		return func(f *localsm.Fake) error {
 			in := &secretsmanager.UpdateSecretVersionStageInput{SecretId: aws.String(name), VersionStage: aws.String(label)}
 			if moveTo != "" {
 				in.MoveToVersionId = aws.String(moveTo)
@@ -175,40 +175,40 @@ func TestLabelTransitions(t *testing.T) {
 			return err
 		}
 	}
-	put := func(token string, stages ...string) func(*rotationtest.Fake) error {
-		return func(f *rotationtest.Fake) error {
+	put := func(token string, stages ...string) func(*localsm.Fake) error {
+		return func(f *localsm.Fake) error {
 			_, err := f.PutSecretValue(ctx, putInput(name, token, "new-"+token[:8], stages...))
 			return err
 		}
 	}
 	tests := []struct {
 		name           string
-		state          []rotationtest.Version
-		call           func(*rotationtest.Fake) error
+		state          []localsm.Version
+		call           func(*localsm.Fake) error
 		want           map[string][]string
 		wantDeprecated []string
 	}{
 		{
 			name:  "v1[C] PutSecretValue(stages=[P])",
-			state: []rotationtest.Version{ver(v1, cur)},
+			state: []localsm.Version{ver(v1, cur)},
 			call:  put(v2, pend),
 			want:  map[string][]string{v1: {cur}, v2: {pend}},
 		},
 		{
 			name:  "v1[C],v2[P] UpdateSecretVersionStage(C, MoveTo=v2, RemoveFrom=v1): moving C does not strip P",
-			state: []rotationtest.Version{ver(v1, cur), ver(v2, pend)},
+			state: []localsm.Version{ver(v1, cur), ver(v2, pend)},
 			call:  uvs(cur, v2, v1),
 			want:  map[string][]string{v1: {prev}, v2: {cur, pend}},
 		},
 		{
 			name:  "v1[PREV],v2[C,P] PutSecretValue(stages=[P])",
-			state: []rotationtest.Version{ver(v1, prev), ver(v2, cur, pend)},
+			state: []localsm.Version{ver(v1, prev), ver(v2, cur, pend)},
 			call:  put(v3, pend),
 			want:  map[string][]string{v1: {prev}, v2: {cur}, v3: {pend}},
 		},
 		{
 			name:           "v1[PREV],v2[C,P] PutSecretValue() default stages",
-			state:          []rotationtest.Version{ver(v1, prev), ver(v2, cur, pend)},
+			state:          []localsm.Version{ver(v1, prev), ver(v2, cur, pend)},
 			call:           put(v3),
 			want:           map[string][]string{v2: {prev}, v3: {cur}},
 			wantDeprecated: []string{v1},
@@ -218,45 +218,45 @@ func TestLabelTransitions(t *testing.T) {
 			// cannot exist (a label is on one version); this is the state
 			// PutSecretValue(stages=[P,Y]) leaves after v2[C,P,X].
 			name:  "v2[C,X],v3[P,Y] UpdateSecretVersionStage(C, MoveTo=v3, RemoveFrom=v2): custom labels stay",
-			state: []rotationtest.Version{ver(v2, cur, "X"), ver(v3, pend, "Y")},
+			state: []localsm.Version{ver(v2, cur, "X"), ver(v3, pend, "Y")},
 			call:  uvs(cur, v3, v2),
 			want:  map[string][]string{v2: {prev, "X"}, v3: {cur, pend, "Y"}},
 		},
 		{
 			name:           "v1[C],v2[one,two] PutSecretValue(stages=[one,two,four])",
-			state:          []rotationtest.Version{ver(v1, cur), ver(v2, "one", "two")},
+			state:          []localsm.Version{ver(v1, cur), ver(v2, "one", "two")},
 			call:           put(v3, "one", "two", "four"),
 			want:           map[string][]string{v1: {cur}, v3: {"one", "two", "four"}},
 			wantDeprecated: []string{v2},
 		},
 		{
 			name:  "v1[PREV],v2[C,X] UpdateSecretVersionStage(X, RemoveFrom=v2)",
-			state: []rotationtest.Version{ver(v1, prev), ver(v2, cur, "X")},
+			state: []localsm.Version{ver(v1, prev), ver(v2, cur, "X")},
 			call:  uvs("X", "", v2),
 			want:  map[string][]string{v1: {prev}, v2: {cur}},
 		},
 		{
 			name:  "v1[C],v2[PREV] moving C back to the AWSPREVIOUS version swaps them",
-			state: []rotationtest.Version{ver(v1, prev), ver(v2, cur)},
+			state: []localsm.Version{ver(v1, prev), ver(v2, cur)},
 			call:  uvs(cur, v1, v2),
 			want:  map[string][]string{v1: {cur}, v2: {prev}},
 		},
 		{
 			name:  "attaching a custom label held elsewhere moves it",
-			state: []rotationtest.Version{ver(v1, cur, "X"), ver(v2, prev)},
+			state: []localsm.Version{ver(v1, cur, "X"), ver(v2, prev)},
 			call:  uvs("X", v2, v1),
 			want:  map[string][]string{v1: {cur}, v2: {prev, "X"}},
 		},
 		{
 			name:  "MoveTo alone attaches a label no version holds",
-			state: []rotationtest.Version{ver(v1, cur), ver(v2, prev)},
+			state: []localsm.Version{ver(v1, cur), ver(v2, prev)},
 			call:  uvs("X", v2, ""),
 			want:  map[string][]string{v1: {cur}, v2: {prev, "X"}},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := rotationtest.New(rotationtest.Options{})
+			f := localsm.New(localsm.Options{})
 			seed(t, f, name, tt.state...)
 			if err := tt.call(f); err != nil {
 				t.Fatalf("call: %v", err)
@@ -290,7 +290,7 @@ func TestFirstVersionGetsCurrent(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := rotationtest.New(rotationtest.Options{})
+			f := localsm.New(localsm.Options{})
 			out, err := f.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("empty")})
 			if err != nil {
 				t.Fatalf("CreateSecret: %v", err)
@@ -322,7 +322,7 @@ func TestFirstVersionGetsCurrent(t *testing.T) {
 	}
 
 	// CreateSecret with a value makes that version AWSCURRENT.
-	f := rotationtest.New(rotationtest.Options{})
+	f := localsm.New(localsm.Options{})
 	out, err := f.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("full"), SecretString: aws.String("x"), ClientRequestToken: aws.String(v1)})
 	if err != nil {
 		t.Fatalf("CreateSecret: %v", err)
@@ -337,7 +337,7 @@ func TestFirstVersionGetsCurrent(t *testing.T) {
 
 func TestDeprecatedVersionsAreHidden(t *testing.T) {
 	ctx := context.Background()
-	f := rotationtest.New(rotationtest.Options{})
+	f := localsm.New(localsm.Options{})
 	seed(t, f, "dep", ver(v1, cur))
 	for _, tok := range []string{v2, v3} {
 		if _, err := f.PutSecretValue(ctx, putInput("dep", tok, "value-"+tok[:8])); err != nil {
@@ -387,7 +387,7 @@ func TestStageLimit(t *testing.T) {
 	}
 
 	t.Run("PutSecretValue", func(t *testing.T) {
-		f := rotationtest.New(rotationtest.Options{})
+		f := localsm.New(localsm.Options{})
 		seed(t, f, "limit", ver(v1, cur))
 		_, err := f.PutSecretValue(ctx, putInput("limit", v2, "v", nLabels("L", 21)...))
 		var le *types.LimitExceededException
@@ -406,7 +406,7 @@ func TestStageLimit(t *testing.T) {
 	})
 
 	t.Run("UpdateSecretVersionStage", func(t *testing.T) {
-		f := rotationtest.New(rotationtest.Options{})
+		f := localsm.New(localsm.Options{})
 		seed(t, f, "limit", ver(v1, append([]string{cur}, nLabels("L", 18)...)...), ver(v2, "X", "Y"))
 		move := func(label string) error {
 			_, err := f.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
@@ -431,7 +431,7 @@ func TestStageLimit(t *testing.T) {
 	t.Run("placeholder", func(t *testing.T) {
 		// The placeholder already carries AWSPENDING; filling it in with
 		// AWSPENDING and 19 more labels makes 20.
-		f := rotationtest.New(rotationtest.Options{})
+		f := localsm.New(localsm.Options{})
 		seed(t, f, "limit", ver(v1, cur), placeholder(v2, pend))
 		if _, err := f.PutSecretValue(ctx, putInput("limit", v2, "v", append([]string{pend}, nLabels("L", 19)...)...)); err != nil {
 			t.Errorf("filling the placeholder with 20 labels in all: %v", err)
@@ -454,8 +454,8 @@ func TestStageLimit(t *testing.T) {
 // deleted, but never ones younger than 24 hours.
 func TestPruneDeprecated(t *testing.T) {
 	ctx := context.Background()
-	clock := rotationtest.NewManualClock(t0)
-	f := rotationtest.New(rotationtest.Options{Clock: clock})
+	clock := localsm.NewManualClock(t0)
+	f := localsm.New(localsm.Options{Clock: clock})
 	if _, err := f.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("many")}); err != nil {
 		t.Fatal(err)
 	}
@@ -502,9 +502,9 @@ func TestPruneDeprecated(t *testing.T) {
 	}
 
 	// Removing a label alone also deprecates a version, and prunes.
-	f2 := rotationtest.New(rotationtest.Options{Clock: clock})
+	f2 := localsm.New(localsm.Options{Clock: clock})
 	old := t0
-	vs := []rotationtest.Version{}
+	vs := []localsm.Version{}
 	for i := 1; i <= 100; i++ {
 		v := ver(vid(i))
 		v.CreatedDate = old
@@ -527,7 +527,7 @@ func TestPruneDeprecated(t *testing.T) {
 
 func TestUpdateSecretVersionStageErrors(t *testing.T) {
 	ctx := context.Background()
-	state := []rotationtest.Version{ver(v1, prev), ver(v2, cur, "X"), ver(v3, pend)}
+	state := []localsm.Version{ver(v1, prev), ver(v2, cur, "X"), ver(v3, pend)}
 	tests := []struct {
 		name string
 		in   secretsmanager.UpdateSecretVersionStageInput
@@ -571,7 +571,7 @@ func TestUpdateSecretVersionStageErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := rotationtest.New(rotationtest.Options{})
+			f := localsm.New(localsm.Options{})
 			before := seed(t, f, "uvs", state...)
 			in := tt.in
 			in.SecretId = aws.String("uvs")
@@ -589,7 +589,7 @@ func TestUpdateSecretVersionStageErrors(t *testing.T) {
 	}
 
 	t.Run("unknown secret", func(t *testing.T) {
-		f := rotationtest.New(rotationtest.Options{})
+		f := localsm.New(localsm.Options{})
 		_, err := f.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
 			SecretId: aws.String("nope"), VersionStage: aws.String("X"), MoveToVersionId: aws.String(v1),
 		})
@@ -602,7 +602,7 @@ func TestUpdateSecretVersionStageErrors(t *testing.T) {
 
 func TestGetSecretValue(t *testing.T) {
 	ctx := context.Background()
-	state := []rotationtest.Version{
+	state := []localsm.Version{
 		ver(v1, prev),
 		ver(v2, cur, "X"),
 		placeholder(v3, pend),
@@ -650,7 +650,7 @@ func TestGetSecretValue(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := rotationtest.New(rotationtest.Options{})
+			f := localsm.New(localsm.Options{})
 			s := seed(t, f, "get", state...)
 			in := &secretsmanager.GetSecretValueInput{SecretId: aws.String("get")}
 			if tt.versionID != "" {
@@ -687,7 +687,7 @@ func TestGetSecretValue(t *testing.T) {
 	}
 
 	t.Run("unknown secret", func(t *testing.T) {
-		f := rotationtest.New(rotationtest.Options{})
+		f := localsm.New(localsm.Options{})
 		_, err := f.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("nope")})
 		var nf *types.ResourceNotFoundException
 		if !errors.As(err, &nf) {
@@ -697,7 +697,7 @@ func TestGetSecretValue(t *testing.T) {
 	})
 
 	t.Run("by ARN and partial ARN", func(t *testing.T) {
-		f := rotationtest.New(rotationtest.Options{})
+		f := localsm.New(localsm.Options{})
 		s := seed(t, f, "get", state...)
 		for _, id := range []string{s.ARN, s.ARN[:len(s.ARN)-7]} {
 			out, err := f.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
@@ -712,7 +712,7 @@ func TestGetSecretValue(t *testing.T) {
 	})
 
 	t.Run("deleted secret", func(t *testing.T) {
-		f := rotationtest.New(rotationtest.Options{})
+		f := localsm.New(localsm.Options{})
 		seed(t, f, "get", state...)
 		if _, err := f.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: aws.String("get")}); err != nil {
 			t.Fatal(err)
@@ -729,7 +729,7 @@ func TestPutSecretValue(t *testing.T) {
 	ctx := context.Background()
 
 	t.Run("idempotency", func(t *testing.T) {
-		f := rotationtest.New(rotationtest.Options{})
+		f := localsm.New(localsm.Options{})
 		seed(t, f, "put", ver(v1, cur))
 		if _, err := f.PutSecretValue(ctx, putInput("put", v2, "a")); err != nil {
 			t.Fatal(err)
@@ -753,7 +753,7 @@ func TestPutSecretValue(t *testing.T) {
 	})
 
 	t.Run("binary idempotency", func(t *testing.T) {
-		f := rotationtest.New(rotationtest.Options{})
+		f := localsm.New(localsm.Options{})
 		seed(t, f, "put", ver(v1, cur))
 		in := &secretsmanager.PutSecretValueInput{SecretId: aws.String("put"), ClientRequestToken: aws.String(v2), SecretBinary: []byte{1, 2}}
 		if _, err := f.PutSecretValue(ctx, in); err != nil {
@@ -770,7 +770,7 @@ func TestPutSecretValue(t *testing.T) {
 	})
 
 	t.Run("placeholder fill-in", func(t *testing.T) {
-		f := rotationtest.New(rotationtest.Options{})
+		f := localsm.New(localsm.Options{})
 		seed(t, f, "put", ver(v1, cur), placeholder(v2, pend))
 		in := putInput("put", v2, "pending", pend)
 		in.RotationToken = aws.String("rotation-token-0123456789-0123456789-abc")
@@ -782,8 +782,8 @@ func TestPutSecretValue(t *testing.T) {
 			t.Errorf("filling in the placeholder made %d versions, want 2", len(s.Versions))
 		}
 		v, _ := s.Version(v2)
-		want := rotationtest.Version{ID: v2, SecretString: aws.String("pending"), Stages: []string{pend}, RotationToken: "rotation-token-0123456789-0123456789-abc"}
-		if diff := cmp.Diff(want, v, cmpopts.IgnoreFields(rotationtest.Version{}, "CreatedDate")); diff != "" {
+		want := localsm.Version{ID: v2, SecretString: aws.String("pending"), Stages: []string{pend}, RotationToken: "rotation-token-0123456789-0123456789-abc"}
+		if diff := cmp.Diff(want, v, cmpopts.IgnoreFields(localsm.Version{}, "CreatedDate")); diff != "" {
 			t.Errorf("filled-in version (-want +got):\n%s", diff)
 		}
 		got, err := f.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("put"), VersionStage: aws.String(pend)})
@@ -796,7 +796,7 @@ func TestPutSecretValue(t *testing.T) {
 	})
 
 	t.Run("RotationToken recorded", func(t *testing.T) {
-		f := rotationtest.New(rotationtest.Options{})
+		f := localsm.New(localsm.Options{})
 		seed(t, f, "put", ver(v1, cur))
 		in := putInput("put", v2, "x", pend)
 		in.RotationToken = aws.String("tok-0123456789-0123456789-0123456789")
@@ -827,7 +827,7 @@ func TestPutSecretValue(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := rotationtest.New(rotationtest.Options{})
+			f := localsm.New(localsm.Options{})
 			before := seed(t, f, "put", ver(v1, cur))
 			in := tt.in
 			if in.SecretId == nil {
@@ -855,7 +855,7 @@ func TestPutSecretValue(t *testing.T) {
 	}
 
 	t.Run("no token gets one", func(t *testing.T) {
-		f := rotationtest.New(rotationtest.Options{})
+		f := localsm.New(localsm.Options{})
 		seed(t, f, "put", ver(v1, cur))
 		out, err := f.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String("put"), SecretString: aws.String("x")})
 		if err != nil {
@@ -871,8 +871,8 @@ func TestPutSecretValue(t *testing.T) {
 // false or empty.
 func TestDescribeSecretOmitsUnset(t *testing.T) {
 	ctx := context.Background()
-	clock := rotationtest.NewManualClock(t0)
-	f := rotationtest.New(rotationtest.Options{Clock: clock})
+	clock := localsm.NewManualClock(t0)
+	f := localsm.New(localsm.Options{Clock: clock})
 	c, err := f.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("plain"), SecretString: aws.String("x"), ClientRequestToken: aws.String(v1)})
 	if err != nil {
 		t.Fatal(err)
@@ -940,15 +940,15 @@ func TestDescribeSecretOmitsUnset(t *testing.T) {
 
 func TestDeleteAndRestore(t *testing.T) {
 	ctx := context.Background()
-	describe := func(f *rotationtest.Fake, name string) (*secretsmanager.DescribeSecretOutput, error) {
+	describe := func(f *localsm.Fake, name string) (*secretsmanager.DescribeSecretOutput, error) {
 		return f.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(name)})
 	}
 
 	t.Run("recovery window", func(t *testing.T) {
 		for _, days := range []int64{0, 7, 30} { // 0: the default, 30 days
 			t.Run(fmt.Sprint(days), func(t *testing.T) {
-				clock := rotationtest.NewManualClock(t0)
-				f := rotationtest.New(rotationtest.Options{Clock: clock})
+				clock := localsm.NewManualClock(t0)
+				f := localsm.New(localsm.Options{Clock: clock})
 				seed(t, f, "del", ver(v1, cur))
 				in := &secretsmanager.DeleteSecretInput{SecretId: aws.String("del")}
 				window := 30 * 24 * time.Hour
@@ -1025,7 +1025,7 @@ func TestDeleteAndRestore(t *testing.T) {
 
 	t.Run("invalid window", func(t *testing.T) {
 		for _, days := range []int64{6, 31} {
-			f := rotationtest.New(rotationtest.Options{})
+			f := localsm.New(localsm.Options{})
 			seed(t, f, "del", ver(v1, cur))
 			_, err := f.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: aws.String("del"), RecoveryWindowInDays: aws.Int64(days)})
 			var ip *types.InvalidParameterException
@@ -1039,8 +1039,8 @@ func TestDeleteAndRestore(t *testing.T) {
 	})
 
 	t.Run("ForceDeleteWithoutRecovery", func(t *testing.T) {
-		clock := rotationtest.NewManualClock(t0)
-		f := rotationtest.New(rotationtest.Options{Clock: clock})
+		clock := localsm.NewManualClock(t0)
+		f := localsm.New(localsm.Options{Clock: clock})
 		seed(t, f, "del", ver(v1, cur))
 		_, err := f.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: aws.String("del"), ForceDeleteWithoutRecovery: aws.Bool(true), RecoveryWindowInDays: aws.Int64(7)})
 		var ip *types.InvalidParameterException
@@ -1069,7 +1069,7 @@ func TestDeleteAndRestore(t *testing.T) {
 
 func TestCalls(t *testing.T) {
 	ctx := context.Background()
-	f := rotationtest.New(rotationtest.Options{})
+	f := localsm.New(localsm.Options{})
 	seed(t, f, "calls", ver(v1, cur))
 	for range 3 {
 		_, _ = f.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("calls")})
@@ -1091,9 +1091,9 @@ func TestCalls(t *testing.T) {
 // TestSeedIsPlainData: the fake keeps its own copy of seeded data and
 // hands out copies.
 func TestSeedIsPlainData(t *testing.T) {
-	f := rotationtest.New(rotationtest.Options{})
+	f := localsm.New(localsm.Options{})
 	val := "v"
-	s := rotationtest.Secret{Name: "plain", Tags: map[string]string{"a": "1"}, Versions: []rotationtest.Version{{ID: v1, SecretString: &val, Stages: []string{cur}}}}
+	s := localsm.Secret{Name: "plain", Tags: map[string]string{"a": "1"}, Versions: []localsm.Version{{ID: v1, SecretString: &val, Stages: []string{cur}}}}
 	if err := f.Seed(s); err != nil {
 		t.Fatal(err)
 	}
@@ -1112,10 +1112,10 @@ func TestSeedIsPlainData(t *testing.T) {
 	if diff := cmp.Diff(map[string]string{"a": "1"}, got2.Tags); diff != "" {
 		t.Errorf("tags (-want +got):\n%s", diff)
 	}
-	if err := f.Seed(rotationtest.Secret{}); err == nil {
+	if err := f.Seed(localsm.Secret{}); err == nil {
 		t.Errorf("Seed without a name succeeded")
 	}
-	if err := f.Seed(rotationtest.Secret{Name: "x", Versions: []rotationtest.Version{{}}}); err == nil {
+	if err := f.Seed(localsm.Secret{Name: "x", Versions: []localsm.Version{{}}}); err == nil {
 		t.Errorf("Seed with a version without an ID succeeded")
 	}
 	names := []string{}
@@ -1131,7 +1131,7 @@ func TestSeedIsPlainData(t *testing.T) {
 // -race. The rotation variant is in rotate_test.go.
 func TestConcurrentAPI(t *testing.T) {
 	ctx := context.Background()
-	f := rotationtest.New(rotationtest.Options{})
+	f := localsm.New(localsm.Options{})
 	seed(t, f, "conc", ver(v1, cur))
 	var wg sync.WaitGroup
 	for g := range 8 {
@@ -1169,18 +1169,18 @@ func TestSeedRejectsImpossibleStates(t *testing.T) {
 	}
 	tests := []struct {
 		name     string
-		versions []rotationtest.Version
+		versions []localsm.Version
 		want     string
 	}{
-		{"label on two versions", []rotationtest.Version{ver(v1, cur, pend), ver(v2, pend)}, `label "AWSPENDING"`},
-		{"label twice on one version", []rotationtest.Version{ver(v1, cur, cur)}, `lists label "AWSCURRENT" twice`},
-		{"duplicate version id", []rotationtest.Version{ver(v1, cur), ver(v1, prev)}, `two versions with ID "` + v1 + `"`},
-		{"too many labels", []rotationtest.Version{ver(v1, append([]string{cur}, many...)...)}, "22 labels"},
+		{"label on two versions", []localsm.Version{ver(v1, cur, pend), ver(v2, pend)}, `label "AWSPENDING"`},
+		{"label twice on one version", []localsm.Version{ver(v1, cur, cur)}, `lists label "AWSCURRENT" twice`},
+		{"duplicate version id", []localsm.Version{ver(v1, cur), ver(v1, prev)}, `two versions with ID "` + v1 + `"`},
+		{"too many labels", []localsm.Version{ver(v1, append([]string{cur}, many...)...)}, "22 labels"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := rotationtest.New(rotationtest.Options{})
-			err := f.Seed(rotationtest.Secret{Name: "bad", Versions: tt.versions})
+			f := localsm.New(localsm.Options{})
+			err := f.Seed(localsm.Secret{Name: "bad", Versions: tt.versions})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Seed = %v, want an error containing %q", err, tt.want)
 			}
@@ -1189,8 +1189,8 @@ func TestSeedRejectsImpossibleStates(t *testing.T) {
 			}
 		})
 	}
-	f := rotationtest.New(rotationtest.Options{})
-	if err := f.Seed(rotationtest.Secret{Name: "ok", Versions: []rotationtest.Version{ver(v1, prev, "X"), ver(v2, cur, pend), ver(v3)}}); err != nil {
+	f := localsm.New(localsm.Options{})
+	if err := f.Seed(localsm.Secret{Name: "ok", Versions: []localsm.Version{ver(v1, prev, "X"), ver(v2, cur, pend), ver(v3)}}); err != nil {
 		t.Errorf("Seed of a valid secret: %v", err)
 	}
 }
@@ -1198,7 +1198,7 @@ func TestSeedRejectsImpossibleStates(t *testing.T) {
 // TestEmptyVersionStages: VersionStages [] is not "no VersionStages"; the
 // model's minimum length rejects it and nothing is written.
 func TestEmptyVersionStages(t *testing.T) {
-	f := rotationtest.New(rotationtest.Options{})
+	f := localsm.New(localsm.Options{})
 	seed(t, f, "db", ver(v1, cur))
 	in := putInput("db", v2, "x")
 	in.VersionStages = []string{}
@@ -1215,7 +1215,7 @@ func TestEmptyVersionStages(t *testing.T) {
 // value gets the minimum-length message.
 func TestModelValidationComesFirst(t *testing.T) {
 	ctx := context.Background()
-	f := rotationtest.New(rotationtest.Options{Invoker: rotationtest.InvokerFunc(func(context.Context, string, events.SecretsManagerSecretRotationEvent) error { return nil })})
+	f := localsm.New(localsm.Options{Invoker: localsm.InvokerFunc(func(context.Context, string, events.SecretsManagerSecretRotationEvent) error { return nil })})
 	seed(t, f, "db", ver(v1, cur))
 	missing := aws.String("missing")
 	big := strings.Repeat("a", 65537)

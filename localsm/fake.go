@@ -1,4 +1,4 @@
-package rotationtest
+package localsm
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -198,7 +199,8 @@ type Options struct {
 	Clock     Clock  // default: the system clock, in UTC
 
 	// Invoker runs rotation functions. Nil means no function can be
-	// invoked: RotateSecret fails with AccessDeniedException.
+	// invoked (RotateSecret fails with AccessDeniedException) until one
+	// is set with Fake.SetInvoker.
 	Invoker Invoker
 
 	// StrictRotationToken makes a rotation fail, as AWS does for
@@ -241,8 +243,9 @@ type Options struct {
 // interface written for the real client; the functional options are
 // ignored. It is safe for concurrent use.
 type Fake struct {
-	opts  Options
-	clock Clock
+	opts    Options
+	clock   Clock
+	invoker atomic.Pointer[Invoker] // nil: no function can be invoked
 
 	// ctx is the parent of every invocation's context; cancel (see
 	// shutdown) stops what is still running.
@@ -297,7 +300,7 @@ func New(opts Options) *Fake {
 		clock = realClock{}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Fake{
+	f := &Fake{
 		opts:        opts,
 		clock:       clock,
 		ctx:         ctx,
@@ -308,6 +311,30 @@ func New(opts Options) *Fake {
 		invocations: map[chan struct{}]struct{}{},
 		issued:      map[string]map[string][]string{},
 	}
+	f.SetInvoker(opts.Invoker)
+	return f
+}
+
+// SetInvoker sets the Invoker that runs rotation functions from now on, in
+// place of Options.Invoker. It resolves the construction order of a test
+// in which the function under test is built on the fake: create the fake,
+// build the handler on it, then set the invoker that calls the handler.
+// Rotations already running keep the invoker they started with for the
+// step in progress. Nil means no function can be invoked.
+func (f *Fake) SetInvoker(inv Invoker) {
+	if inv == nil {
+		f.invoker.Store(nil)
+		return
+	}
+	f.invoker.Store(&inv)
+}
+
+// currentInvoker returns the invoker set last, or nil.
+func (f *Fake) currentInvoker() Invoker {
+	if p := f.invoker.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // Region returns the region the fake's ARNs name.
@@ -326,7 +353,7 @@ func (f *Fake) now() time.Time { return f.clock.Now().UTC() }
 // versions (or twice on one) and a version with more than 20 labels.
 func (f *Fake) Seed(s Secret) error {
 	if s.Name == "" {
-		return fmt.Errorf("rotationtest: Seed: secret has no Name")
+		return fmt.Errorf("localsm: Seed: secret has no Name")
 	}
 	if err := checkSeedVersions(s); err != nil {
 		return err
@@ -369,21 +396,21 @@ func checkSeedVersions(s Secret) error {
 	holder := map[string]string{} // label -> version id
 	for i, v := range s.Versions {
 		if v.ID == "" {
-			return fmt.Errorf("rotationtest: Seed: version %d of %q has no ID", i, s.Name)
+			return fmt.Errorf("localsm: Seed: version %d of %q has no ID", i, s.Name)
 		}
 		if ids[v.ID] {
-			return fmt.Errorf("rotationtest: Seed: secret %q has two versions with ID %q", s.Name, v.ID)
+			return fmt.Errorf("localsm: Seed: secret %q has two versions with ID %q", s.Name, v.ID)
 		}
 		ids[v.ID] = true
 		if len(v.Stages) > maxStagesPerVersion {
-			return fmt.Errorf("rotationtest: Seed: version %q of %q has %d labels; a version may carry at most %d", v.ID, s.Name, len(v.Stages), maxStagesPerVersion)
+			return fmt.Errorf("localsm: Seed: version %q of %q has %d labels; a version may carry at most %d", v.ID, s.Name, len(v.Stages), maxStagesPerVersion)
 		}
 		for _, st := range v.Stages {
 			if other, ok := holder[st]; ok {
 				if other == v.ID {
-					return fmt.Errorf("rotationtest: Seed: version %q of %q lists label %q twice", v.ID, s.Name, st)
+					return fmt.Errorf("localsm: Seed: version %q of %q lists label %q twice", v.ID, s.Name, st)
 				}
-				return fmt.Errorf("rotationtest: Seed: label %q of %q is on both version %q and version %q; a label is on at most one version", st, s.Name, other, v.ID)
+				return fmt.Errorf("localsm: Seed: label %q of %q is on both version %q and version %q; a label is on at most one version", st, s.Name, other, v.ID)
 			}
 			holder[st] = v.ID
 		}
@@ -486,7 +513,7 @@ func randIndex(n int) int {
 	var b [1]byte
 	for {
 		if _, err := rand.Read(b[:]); err != nil {
-			panic("rotationtest: crypto/rand failed: " + err.Error())
+			panic("localsm: crypto/rand failed: " + err.Error())
 		}
 		if int(b[0]) < limit {
 			return int(b[0]) % n
@@ -498,7 +525,7 @@ func randIndex(n int) int {
 func newUUID() string {
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {
-		panic("rotationtest: crypto/rand failed: " + err.Error())
+		panic("localsm: crypto/rand failed: " + err.Error())
 	}
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80

@@ -1,4 +1,4 @@
-package rotationtest
+package localsm
 
 import (
 	"bytes"
@@ -30,6 +30,17 @@ type Invoker interface {
 	Invoke(ctx context.Context, functionARN string, event events.SecretsManagerSecretRotationEvent) error
 }
 
+// CheckingInvoker is an Invoker that knows which functions it can reach.
+// RotateSecret asks it before starting a rotation and answers
+// AccessDeniedException for a function it cannot invoke, as AWS does for a
+// function whose resource policy does not let Secrets Manager in. Functions
+// implements it; an Invoker that does not is assumed to reach every
+// function.
+type CheckingInvoker interface {
+	Invoker
+	CanInvoke(functionARN string) bool
+}
+
 // InvokerFunc adapts a function to Invoker.
 type InvokerFunc func(ctx context.Context, functionARN string, event events.SecretsManagerSecretRotationEvent) error
 
@@ -56,7 +67,7 @@ type Functions map[string]Invoker
 func (fs Functions) Invoke(ctx context.Context, functionARN string, ev events.SecretsManagerSecretRotationEvent) error {
 	inv, ok := fs[functionARN]
 	if !ok {
-		return fmt.Errorf("rotationtest: no function %q", functionARN)
+		return fmt.Errorf("localsm: no function %q", functionARN)
 	}
 	return inv.Invoke(ctx, functionARN, ev)
 }
@@ -339,7 +350,7 @@ func (r *Rotation) isCancelled() bool {
 }
 
 // ErrRotationRunning is returned by Rotation.Err while the rotation runs.
-var ErrRotationRunning = errors.New("rotationtest: rotation still running")
+var ErrRotationRunning = errors.New("localsm: rotation still running")
 
 // ErrRotationAbandoned is matched (with errors.Is) by the error of a
 // rotation that ended because AWSPENDING left its version while it ran:
@@ -347,10 +358,10 @@ var ErrRotationRunning = errors.New("rotationtest: rotation still running")
 // service's RotationAbandoned), an UpdateSecretVersionStage, or the
 // function itself removing AWSPENDING. Such a rotation is not retried,
 // records no success and leaves LastRotatedDate alone.
-var ErrRotationAbandoned = errors.New("rotationtest: rotation abandoned")
+var ErrRotationAbandoned = errors.New("localsm: rotation abandoned")
 
 // errFakeStopped fails the steps and rotations that shutdown interrupts.
-var errFakeStopped = errors.New("rotationtest: the fake was shut down")
+var errFakeStopped = errors.New("localsm: the fake was shut down")
 
 // StepFailedError is the error of a failed rotation attempt.
 type StepFailedError struct {
@@ -518,10 +529,11 @@ func errStopped() error {
 }
 
 func (f *Fake) canInvoke(fn string) bool {
-	if f.opts.Invoker == nil {
+	inv := f.currentInvoker()
+	if inv == nil {
 		return false
 	}
-	if c, ok := f.opts.Invoker.(interface{ CanInvoke(string) bool }); ok {
+	if c, ok := inv.(CheckingInvoker); ok {
 		return c.CanInvoke(fn)
 	}
 	return true
@@ -569,10 +581,11 @@ func (f *Fake) StopRotations() {
 	f.stopped = true
 }
 
-// shutdown stops every rotation: no further step or attempt starts, and
-// the context of every running invocation is cancelled. Invocations that
+// Close stops every rotation for good: no further step or attempt starts,
+// new rotations are refused, and the context of every running invocation
+// is cancelled. Invocations that
 // ignore their context still run; Wait waits for them.
-func (f *Fake) shutdown() {
+func (f *Fake) Close() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.stopped = true
@@ -725,17 +738,17 @@ func (f *Fake) halted(r *Rotation, between bool) error {
 	s := f.lookup(r.SecretARN)
 	switch {
 	case s == nil:
-		return errors.New("rotationtest: the secret was deleted during the rotation")
+		return errors.New("localsm: the secret was deleted during the rotation")
 	case !f.pendingOn(s, r.VersionID):
 		return f.abandonedError(r)
 	case !between:
 		return nil
 	case s.deleted():
-		return errors.New("rotationtest: the secret was scheduled for deletion during the rotation")
+		return errors.New("localsm: the secret was scheduled for deletion during the rotation")
 	case f.ctx.Err() != nil:
 		return errFakeStopped
 	case r.isCancelled():
-		return errors.New("rotationtest: rotation cancelled")
+		return errors.New("localsm: rotation cancelled")
 	}
 	return nil
 }
@@ -942,7 +955,11 @@ func (f *Fake) invoke(ctx context.Context, fn string, ev events.SecretsManagerSe
 			err = fmt.Errorf("function crashed: %v", p)
 		}
 	}()
-	return f.opts.Invoker.Invoke(ctx, fn, ev)
+	inv := f.currentInvoker()
+	if inv == nil {
+		return errors.New("localsm: no invoker is set")
+	}
+	return inv.Invoke(ctx, fn, ev)
 }
 
 // checkAfter applies the service's own checks after a step succeeded; the
@@ -1057,7 +1074,7 @@ func (f *Fake) Rotate(ctx context.Context, in *secretsmanager.RotateSecretInput)
 	r := f.rotationOf(aws.ToString(out.ARN), aws.ToString(out.VersionId))
 	f.mu.Unlock()
 	if r == nil {
-		return nil, errors.New("rotationtest: rotation not found")
+		return nil, errors.New("localsm: rotation not found")
 	}
 	return r, r.Wait(ctx)
 }

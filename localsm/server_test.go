@@ -1,4 +1,4 @@
-package rotationtest_test
+package localsm_test
 
 import (
 	"bytes"
@@ -24,6 +24,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rotationkit/rotation/localsm"
+
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -32,8 +34,6 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
-
-	"github.com/rotationkit/rotation/rotationtest"
 )
 
 // The tests in this file drive the fake through the real aws-sdk-go-v2
@@ -56,17 +56,17 @@ var wireSorted = cmpopts.SortSlices(func(a, b string) bool { return a < b })
 func wireVID(n int) string { return fmt.Sprintf("%08d-1111-4000-8000-000000000000", n) }
 
 type wireFixture struct {
-	fake *rotationtest.Fake
-	srv  *rotationtest.Server
+	fake *localsm.Fake
+	srv  *localsm.Server
 	sm   *secretsmanager.Client
 }
 
 // newWire starts a server for a new fake. Rotations are waited for before
 // the server closes.
-func newWire(t testing.TB, opts rotationtest.Options) *wireFixture {
+func newWire(t testing.TB, opts localsm.Options) *wireFixture {
 	t.Helper()
-	f := rotationtest.New(opts)
-	srv := rotationtest.NewServer(f)
+	f := localsm.New(opts)
+	srv := localsm.NewServer(f)
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -275,7 +275,7 @@ func TestWireLabelTransitions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w := newWire(t, rotationtest.Options{})
+			w := newWire(t, localsm.Options{})
 			tt.build(t, w)
 			tt.call(t, w)
 			if diff := cmp.Diff(tt.want, w.labels(t, name), wireSorted); diff != "" {
@@ -300,7 +300,7 @@ func TestWireLabelTransitions(t *testing.T) {
 func TestWireUpdateSecretVersionStageErrors(t *testing.T) {
 	const name = "usvs-errors"
 	v1, v2 := wireVID(1), wireVID(2)
-	w := newWire(t, rotationtest.Options{})
+	w := newWire(t, localsm.Options{})
 	w.create(t, name, v1, "one")
 	w.put(t, name, v2, "two", wirePend)
 	before := w.labels(t, name)
@@ -323,7 +323,7 @@ func TestWireUpdateSecretVersionStageErrors(t *testing.T) {
 func TestWireGetSecretValue(t *testing.T) {
 	const name = "get"
 	v1, v2 := wireVID(1), wireVID(2)
-	w := newWire(t, rotationtest.Options{})
+	w := newWire(t, localsm.Options{})
 	created := w.create(t, name, v1, "one")
 	w.put(t, name, v2, "two", wirePend, "custom")
 	ctx := context.Background()
@@ -392,7 +392,7 @@ func TestWireGetSecretValue(t *testing.T) {
 func TestWireClientRequestTokenIdempotency(t *testing.T) {
 	const name = "idempotent"
 	v1, v2 := wireVID(1), wireVID(2)
-	w := newWire(t, rotationtest.Options{})
+	w := newWire(t, localsm.Options{})
 	w.create(t, name, v1, "one")
 	ctx := context.Background()
 
@@ -442,14 +442,14 @@ func TestWireClientRequestTokenIdempotency(t *testing.T) {
 
 // wireFailingInvoker fails every step without touching the secret, which
 // leaves RotateSecret's placeholder in place.
-var wireFailingInvoker = rotationtest.InvokerFunc(func(context.Context, string, events.SecretsManagerSecretRotationEvent) error {
+var wireFailingInvoker = localsm.InvokerFunc(func(context.Context, string, events.SecretsManagerSecretRotationEvent) error {
 	return errors.New("step refused")
 })
 
 func TestWirePlaceholder(t *testing.T) {
 	const name = "placeholder"
 	v1 := wireVID(1)
-	w := newWire(t, rotationtest.Options{Invoker: wireFailingInvoker, RotationAttempts: 1})
+	w := newWire(t, localsm.Options{Invoker: wireFailingInvoker, RotationAttempts: 1})
 	w.create(t, name, v1, "one")
 	ctx := context.Background()
 
@@ -505,14 +505,14 @@ func TestWirePlaceholder(t *testing.T) {
 func TestWireRotateSecretErrors(t *testing.T) {
 	ctx := context.Background()
 	t.Run("no function", func(t *testing.T) {
-		w := newWire(t, rotationtest.Options{Invoker: wireFailingInvoker})
+		w := newWire(t, localsm.Options{Invoker: wireFailingInvoker})
 		w.create(t, "s", wireVID(1), "one")
 		_, err := w.sm.RotateSecret(ctx, &secretsmanager.RotateSecretInput{SecretId: aws.String("s")})
 		wantWireError[*types.InvalidRequestException](t, "RotateSecret without a function", err,
 			"No Lambda rotation function ARN is associated with this secret.")
 	})
 	t.Run("function cannot be invoked", func(t *testing.T) {
-		w := newWire(t, rotationtest.Options{}) // no Invoker
+		w := newWire(t, localsm.Options{}) // no Invoker
 		w.create(t, "s", wireVID(1), "one")
 		_, err := w.sm.RotateSecret(ctx, &secretsmanager.RotateSecretInput{SecretId: aws.String("s"), RotationLambdaARN: aws.String(wireFunctionARN)})
 		wantWireCode(t, "RotateSecret with an uninvokable function", err, "AccessDeniedException", "")
@@ -521,7 +521,7 @@ func TestWireRotateSecretErrors(t *testing.T) {
 		}
 	})
 	t.Run("unknown secret", func(t *testing.T) {
-		w := newWire(t, rotationtest.Options{Invoker: wireFailingInvoker})
+		w := newWire(t, localsm.Options{Invoker: wireFailingInvoker})
 		_, err := w.sm.RotateSecret(ctx, &secretsmanager.RotateSecretInput{SecretId: aws.String("nope"), RotationLambdaARN: aws.String(wireFunctionARN)})
 		wantWireError[*types.ResourceNotFoundException](t, "RotateSecret of an unknown secret", err, "Secrets Manager can't find the specified secret.")
 	})
@@ -552,7 +552,7 @@ func rawWire(t testing.TB, url, method, op, body string) (int, http.Header, []by
 }
 
 func TestWireDescribeSecretOmitsUnset(t *testing.T) {
-	w := newWire(t, rotationtest.Options{})
+	w := newWire(t, localsm.Options{})
 	created := w.create(t, "plain", wireVID(1), "one")
 
 	status, hdr, body := rawWire(t, w.srv.URL, http.MethodPost, "secretsmanager.DescribeSecret", `{"SecretId":"plain"}`)
@@ -603,7 +603,7 @@ func TestWireDescribeSecretOmitsUnset(t *testing.T) {
 
 	// Once rotation has been configured and cancelled, RotationEnabled is
 	// present and false.
-	w2 := newWireRotation(t, rotationtest.Options{})
+	w2 := newWireRotation(t, localsm.Options{})
 	w2.create(t, "rotated", wireVID(1), "one")
 	if _, err := w2.fake.Rotate(context.Background(), &secretsmanager.RotateSecretInput{
 		SecretId: aws.String("rotated"), RotationLambdaARN: aws.String(wireFunctionARN),
@@ -640,7 +640,7 @@ func TestWireDescribeSecretOmitsUnset(t *testing.T) {
 }
 
 func TestWireARN(t *testing.T) {
-	w := newWire(t, rotationtest.Options{Region: "eu-west-3", AccountID: "210987654321"})
+	w := newWire(t, localsm.Options{Region: "eu-west-3", AccountID: "210987654321"})
 	out := w.create(t, "app/db-creds", wireVID(1), "one")
 	arn := aws.ToString(out.ARN)
 	re := regexp.MustCompile(`^arn:aws:secretsmanager:eu-west-3:210987654321:secret:app/db-creds-[A-Za-z0-9]{6}$`)
@@ -669,7 +669,7 @@ func TestWireARN(t *testing.T) {
 
 func TestWireListSecretVersionIds(t *testing.T) {
 	const name = "list-versions"
-	w := newWire(t, rotationtest.Options{})
+	w := newWire(t, localsm.Options{})
 	w.create(t, name, wireVID(1), "v")
 	for i := 2; i <= 7; i++ {
 		w.put(t, name, wireVID(i), fmt.Sprintf("v%d", i))
@@ -712,7 +712,7 @@ func TestWireListSecretVersionIds(t *testing.T) {
 }
 
 func TestWireListSecrets(t *testing.T) {
-	w := newWire(t, rotationtest.Options{})
+	w := newWire(t, localsm.Options{})
 	ctx := context.Background()
 	mk := func(name, desc string, tags map[string]string) {
 		in := &secretsmanager.CreateSecretInput{Name: aws.String(name), ClientRequestToken: aws.String(wireVID(len(name))), SecretString: aws.String("x")}
@@ -783,7 +783,7 @@ func TestWireListSecrets(t *testing.T) {
 }
 
 func TestWireDeleteRestore(t *testing.T) {
-	w := newWire(t, rotationtest.Options{})
+	w := newWire(t, localsm.Options{})
 	ctx := context.Background()
 	w.create(t, "kept", wireVID(1), "one")
 
@@ -836,7 +836,7 @@ func TestWireDeleteRestore(t *testing.T) {
 }
 
 func TestWireGetRandomPassword(t *testing.T) {
-	w := newWire(t, rotationtest.Options{})
+	w := newWire(t, localsm.Options{})
 	ctx := context.Background()
 	const punct = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
 	tests := []struct {
@@ -891,7 +891,7 @@ func TestWireGetRandomPassword(t *testing.T) {
 		wantWireCode(t, fmt.Sprintf("PasswordLength %d", n), err, "ValidationException", "")
 	}
 	_, err := w.sm.GetRandomPassword(ctx, &secretsmanager.GetRandomPasswordInput{ExcludeLowercase: aws.Bool(true), ExcludeUppercase: aws.Bool(true), ExcludeNumbers: aws.Bool(true), ExcludePunctuation: aws.Bool(true)})
-	if _, ok := rotationtest.ErrorCode(err); !ok {
+	if _, ok := localsm.ErrorCode(err); !ok {
 		t.Errorf("GetRandomPassword excluding every type: error %v, want an API error", err)
 	}
 }
@@ -899,9 +899,9 @@ func TestWireGetRandomPassword(t *testing.T) {
 // TestWireMalformedRequests sends raw requests no SDK would send. Each must
 // get the error AWS sends, a 4xx, the JSON error body and a request id.
 func TestWireMalformedRequests(t *testing.T) {
-	w := newWire(t, rotationtest.Options{})
+	w := newWire(t, localsm.Options{})
 	w.create(t, "s", wireVID(1), "one")
-	big := `{"SecretId":"s","SecretString":"` + strings.Repeat("x", rotationtest.MaxRequestBody) + `"}`
+	big := `{"SecretId":"s","SecretString":"` + strings.Repeat("x", localsm.MaxRequestBody) + `"}`
 	tests := []struct {
 		name, method, op, body string
 		status                 int
@@ -1102,7 +1102,7 @@ func TestWireParallelClients(t *testing.T) {
 		goroutines = 8
 		perG       = 50
 	)
-	w := newWire(t, rotationtest.Options{})
+	w := newWire(t, localsm.Options{})
 	w.create(t, name, wireVID(0), "initial")
 	w.fake.ResetCalls()
 	var wg sync.WaitGroup
@@ -1196,8 +1196,8 @@ func wireFaulty(h http.Handler, op string, n int, status int, code string) (http
 // TestWireClientRetries checks the retry policy Server.Client documents:
 // 3 attempts, no backoff delay, 5xx and throttling retried, other 4xx not.
 func TestWireClientRetries(t *testing.T) {
-	f := rotationtest.New(rotationtest.Options{})
-	srv := rotationtest.NewServer(f)
+	f := localsm.New(localsm.Options{})
+	srv := localsm.NewServer(f)
 	defer srv.Close()
 	if _, err := srv.Client().CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{Name: aws.String("r"), SecretString: aws.String("v")}); err != nil {
 		t.Fatalf("CreateSecret: %v", err)
@@ -1215,7 +1215,7 @@ func TestWireClientRetries(t *testing.T) {
 		{"other 400s are not retried", 1, 400, "InvalidRequestException", true, 1},
 	}
 	for _, tt := range tests {
-		h, seen := wireFaulty(rotationtest.NewHandler(f, rotationtest.HandlerOptions{}), "GetSecretValue", tt.n, tt.status, tt.code)
+		h, seen := wireFaulty(localsm.NewHandler(f, localsm.HandlerOptions{}), "GetSecretValue", tt.n, tt.status, tt.code)
 		ts := httptest.NewServer(h)
 		sm := srv.Client(func(o *secretsmanager.Options) { o.BaseEndpoint = aws.String(ts.URL) })
 		start := time.Now()
@@ -1243,10 +1243,10 @@ func TestWireClientRetries(t *testing.T) {
 func TestWireLogs(t *testing.T) {
 	var buf wireSyncBuffer
 	logger := slog.New(slog.NewJSONHandler(&buf, nil))
-	f := rotationtest.New(rotationtest.Options{})
-	ts := httptest.NewServer(rotationtest.NewHandler(f, rotationtest.HandlerOptions{Logger: logger}))
+	f := localsm.New(localsm.Options{})
+	ts := httptest.NewServer(localsm.NewHandler(f, localsm.HandlerOptions{Logger: logger}))
 	defer ts.Close()
-	srv := &rotationtest.Server{URL: ts.URL, Fake: f}
+	srv := &localsm.Server{URL: ts.URL, Fake: f}
 	sm := srv.Client()
 	ctx := context.Background()
 
@@ -1393,17 +1393,17 @@ func wireStep(ctx context.Context, sm *secretsmanager.Client, ev events.SecretsM
 
 // newWireRotation returns a fixture whose rotation function runs the four
 // steps through the SDK client, over HTTP, against the fixture's server.
-func newWireRotation(t testing.TB, opts rotationtest.Options) *wireFixture {
+func newWireRotation(t testing.TB, opts localsm.Options) *wireFixture {
 	t.Helper()
 	var sm atomic.Pointer[secretsmanager.Client]
-	opts.Invoker = rotationtest.InvokerFunc(wireRotator(sm.Load))
+	opts.Invoker = localsm.InvokerFunc(wireRotator(sm.Load))
 	w := newWire(t, opts)
 	sm.Store(w.sm)
 	return w
 }
 
 func TestWireRotation(t *testing.T) {
-	w := newWireRotation(t, rotationtest.Options{StrictRotationToken: true})
+	w := newWireRotation(t, localsm.Options{StrictRotationToken: true})
 	const name = "rotated"
 	v1 := wireVID(1)
 	w.create(t, name, v1, "one")
@@ -1435,8 +1435,8 @@ func TestWireRotation(t *testing.T) {
 func BenchmarkRotationOverHTTP(b *testing.B) {
 	// A manual clock moved a day per rotation lets the fake prune old
 	// deprecated versions, so the secret does not grow with b.N.
-	clock := rotationtest.NewManualClock(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))
-	w := newWireRotation(b, rotationtest.Options{Clock: clock})
+	clock := localsm.NewManualClock(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))
+	w := newWireRotation(b, localsm.Options{Clock: clock})
 	w.create(b, "bench", wireVID(1), "v")
 	ctx := context.Background()
 	in := &secretsmanager.RotateSecretInput{SecretId: aws.String("bench"), RotationLambdaARN: aws.String(wireFunctionARN)}
@@ -1455,7 +1455,7 @@ func BenchmarkRotationOverHTTP(b *testing.B) {
 
 // ExampleNewServer points the real AWS SDK client at the in-memory fake.
 func ExampleNewServer() {
-	srv := rotationtest.NewServer(rotationtest.New(rotationtest.Options{}))
+	srv := localsm.NewServer(localsm.New(localsm.Options{}))
 	defer srv.Close()
 	sm := srv.Client()
 
@@ -1559,7 +1559,7 @@ func TestWireAWSCLI(t *testing.T) {
 	for _, bin := range bins {
 		t.Run(strings.ReplaceAll(bin, "/", "_"), func(t *testing.T) {
 			t.Parallel() // each CLI start costs a second or more
-			w := newWire(t, rotationtest.Options{})
+			w := newWire(t, localsm.Options{})
 			env := wireToolEnv(t)
 			cli := func(args ...string) (map[string]any, string, error) {
 				t.Helper()
@@ -1679,7 +1679,7 @@ func TestWireBoto3(t *testing.T) {
 	}
 	for _, py := range pythons {
 		t.Run(strings.ReplaceAll(py, "/", "_"), func(t *testing.T) {
-			w := newWire(t, rotationtest.Options{})
+			w := newWire(t, localsm.Options{})
 			cmd := exec.Command(py, "-c", wireBotoScript)
 			cmd.Env = wireToolEnv(t, "SM_ENDPOINT="+w.srv.URL)
 			var stdout, stderr bytes.Buffer

@@ -1,4 +1,4 @@
-package rotationtest
+package localsm
 
 import (
 	"errors"

@@ -1,4 +1,4 @@
-package rotationtest_test
+package localsm_test
 
 import (
 	"context"
@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rotationkit/rotation/localsm"
+
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -23,7 +25,6 @@ import (
 
 	"github.com/rotationkit/rotation"
 	"github.com/rotationkit/rotation/internal/schedule"
-	"github.com/rotationkit/rotation/rotationtest"
 )
 
 const fnARN = "arn:aws:lambda:us-east-1:123456789012:function:rotator"
@@ -34,7 +35,7 @@ const msgPrevious = "A previous rotation isn't complete. That rotation will be r
 // with the fake's own methods, the way AWS's templates do. Hooks let a test
 // make a step misbehave.
 type rotator struct {
-	f *rotationtest.Fake
+	f *localsm.Fake
 
 	// before, if set, runs first; a non-nil error fails the step.
 	before func(ev events.SecretsManagerSecretRotationEvent) error
@@ -137,23 +138,23 @@ func (r *rotator) evs() []events.SecretsManagerSecretRotationEvent {
 // fixture is a fake with one secret "db" holding v1[AWSCURRENT] = "s3cret",
 // and a rotator registered for fnARN.
 type fixture struct {
-	f     *rotationtest.Fake
+	f     *localsm.Fake
 	r     *rotator
-	clock *rotationtest.ManualClock
+	clock *localsm.ManualClock
 	arn   string
 }
 
-func newFixture(t *testing.T, opts rotationtest.Options) *fixture {
+func newFixture(t *testing.T, opts localsm.Options) *fixture {
 	t.Helper()
-	fx := &fixture{clock: rotationtest.NewManualClock(t0)}
+	fx := &fixture{clock: localsm.NewManualClock(t0)}
 	fx.r = &rotator{}
 	opts.Clock = fx.clock
 	if opts.Invoker == nil {
-		opts.Invoker = rotationtest.Functions{fnARN: fx.r}
+		opts.Invoker = localsm.Functions{fnARN: fx.r}
 	}
-	fx.f = rotationtest.New(opts)
+	fx.f = localsm.New(opts)
 	fx.r.f = fx.f
-	s := seed(t, fx.f, "db", rotationtest.Version{ID: v1, SecretString: aws.String("s3cret"), Stages: []string{cur}})
+	s := seed(t, fx.f, "db", localsm.Version{ID: v1, SecretString: aws.String("s3cret"), Stages: []string{cur}})
 	fx.arn = s.ARN
 	return fx
 }
@@ -174,7 +175,7 @@ func rotateInput(token string) *secretsmanager.RotateSecretInput {
 }
 
 // eventNames returns "Name" or "Name:step" for each recorded event.
-func eventNames(f *rotationtest.Fake) []string {
+func eventNames(f *localsm.Fake) []string {
 	var out []string
 	for _, e := range f.Events() {
 		if e.Step != "" {
@@ -191,9 +192,9 @@ var rotationTokenRE = regexp.MustCompile(`^[a-zA-Z0-9-]{36,256}$`)
 func TestRotateSecretChecks(t *testing.T) {
 	tests := []struct {
 		name    string
-		opts    rotationtest.Options // Invoker nil is replaced by Functions{fnARN: rotator}
-		noInv   bool                 // leave Options.Invoker nil
-		state   []rotationtest.Version
+		opts    localsm.Options // Invoker nil is replaced by Functions{fnARN: rotator}
+		noInv   bool            // leave Options.Invoker nil
+		state   []localsm.Version
 		in      *secretsmanager.RotateSecretInput
 		target  any
 		code    string
@@ -235,20 +236,20 @@ func TestRotateSecretChecks(t *testing.T) {
 		},
 		{
 			name: "Functions without the ARN",
-			opts: rotationtest.Options{Invoker: rotationtest.Functions{"arn:aws:lambda:us-east-1:123456789012:function:other": rotationtest.InvokerFunc(func(context.Context, string, events.SecretsManagerSecretRotationEvent) error { return nil })}},
+			opts: localsm.Options{Invoker: localsm.Functions{"arn:aws:lambda:us-east-1:123456789012:function:other": localsm.InvokerFunc(func(context.Context, string, events.SecretsManagerSecretRotationEvent) error { return nil })}},
 			in:   rotateInput(""),
 			code: "AccessDeniedException",
 		},
 		{
 			name:  "invocability is checked before a pending rotation",
 			noInv: true,
-			state: []rotationtest.Version{ver(v1, cur), ver(v2, pend)},
+			state: []localsm.Version{ver(v1, cur), ver(v2, pend)},
 			in:    rotateInput(""),
 			code:  "AccessDeniedException",
 		},
 		{
 			name:    "AWSPENDING on another version",
-			state:   []rotationtest.Version{ver(v1, cur), ver(v2, pend)},
+			state:   []localsm.Version{ver(v1, cur), ver(v2, pend)},
 			in:      rotateInput(""),
 			target:  new(*types.InvalidRequestException),
 			code:    "InvalidRequestException",
@@ -256,7 +257,7 @@ func TestRotateSecretChecks(t *testing.T) {
 		},
 		{
 			name:    "AWSPENDING on a placeholder",
-			state:   []rotationtest.Version{ver(v1, cur), placeholder(v2, pend)},
+			state:   []localsm.Version{ver(v1, cur), placeholder(v2, pend)},
 			in:      rotateInput(""),
 			target:  new(*types.InvalidRequestException),
 			code:    "InvalidRequestException",
@@ -268,13 +269,13 @@ func TestRotateSecretChecks(t *testing.T) {
 			opts := tt.opts
 			r := &rotator{}
 			if opts.Invoker == nil && !tt.noInv {
-				opts.Invoker = rotationtest.Functions{fnARN: r}
+				opts.Invoker = localsm.Functions{fnARN: r}
 			}
-			f := rotationtest.New(opts)
+			f := localsm.New(opts)
 			r.f = f
 			state := tt.state
 			if state == nil {
-				state = []rotationtest.Version{ver(v1, cur)}
+				state = []localsm.Version{ver(v1, cur)}
 			}
 			before := seed(t, f, "db", state...)
 			_, err := f.RotateSecret(timeout(t), tt.in)
@@ -296,7 +297,7 @@ func TestRotateSecretChecks(t *testing.T) {
 	}
 
 	t.Run("AWSPENDING on the AWSCURRENT version does not block", func(t *testing.T) {
-		fx := newFixture(t, rotationtest.Options{})
+		fx := newFixture(t, localsm.Options{})
 		seed(t, fx.f, "db", ver(v1, prev), ver(v2, cur, pend))
 		r, err := fx.f.Rotate(timeout(t), rotateInput(v3))
 		if err != nil {
@@ -311,7 +312,7 @@ func TestRotateSecretChecks(t *testing.T) {
 	})
 
 	t.Run("deleted secret", func(t *testing.T) {
-		fx := newFixture(t, rotationtest.Options{})
+		fx := newFixture(t, localsm.Options{})
 		if _, err := fx.f.DeleteSecret(timeout(t), &secretsmanager.DeleteSecretInput{SecretId: aws.String("db")}); err != nil {
 			t.Fatal(err)
 		}
@@ -324,7 +325,7 @@ func TestRotateSecretChecks(t *testing.T) {
 
 	t.Run("same token while running is idempotent", func(t *testing.T) {
 		release := make(chan struct{})
-		fx := newFixture(t, rotationtest.Options{})
+		fx := newFixture(t, localsm.Options{})
 		fx.r.before = func(ev events.SecretsManagerSecretRotationEvent) error {
 			if ev.Step == string(rotation.StepCreate) {
 				<-release
@@ -353,7 +354,7 @@ func TestRotateSecretChecks(t *testing.T) {
 }
 
 func TestRotateSuccess(t *testing.T) {
-	fx := newFixture(t, rotationtest.Options{StrictRotationToken: true})
+	fx := newFixture(t, localsm.Options{StrictRotationToken: true})
 	out, err := fx.f.RotateSecret(timeout(t), rotateInput(v2))
 	if err != nil {
 		t.Fatalf("RotateSecret: %v", err)
@@ -398,7 +399,7 @@ func TestRotateSuccess(t *testing.T) {
 	}
 	fx.r.mu.Unlock()
 
-	if diff := cmp.Diff([]string{rotationtest.EventRotationStarted, rotationtest.EventRotationSucceeded}, eventNames(fx.f)); diff != "" {
+	if diff := cmp.Diff([]string{localsm.EventRotationStarted, localsm.EventRotationSucceeded}, eventNames(fx.f)); diff != "" {
 		t.Errorf("events (-want +got):\n%s", diff)
 	}
 	for _, e := range fx.f.Events() {
@@ -456,7 +457,7 @@ func TestRotateSuccess(t *testing.T) {
 // TestRotatePlaceholder: while createSecret runs, the version exists with
 // only AWSPENDING and no value.
 func TestRotatePlaceholder(t *testing.T) {
-	fx := newFixture(t, rotationtest.Options{})
+	fx := newFixture(t, localsm.Options{})
 	var seen struct {
 		labels map[string][]string
 		errID  error
@@ -493,7 +494,7 @@ func TestRotatePlaceholder(t *testing.T) {
 func TestRotateFailure(t *testing.T) {
 	for i, step := range rotation.Steps() {
 		t.Run(string(step), func(t *testing.T) {
-			fx := newFixture(t, rotationtest.Options{RotationAttempts: 3})
+			fx := newFixture(t, localsm.Options{RotationAttempts: 3})
 			boom := errors.New("boom")
 			fx.r.before = func(ev events.SecretsManagerSecretRotationEvent) error {
 				if ev.Step == string(step) {
@@ -502,7 +503,7 @@ func TestRotateFailure(t *testing.T) {
 				return nil
 			}
 			r, err := fx.f.Rotate(timeout(t), rotateInput(v2))
-			var sf *rotationtest.StepFailedError
+			var sf *localsm.StepFailedError
 			if !errors.As(err, &sf) {
 				t.Fatalf("Rotate: err = %v, want *StepFailedError", err)
 			}
@@ -531,16 +532,16 @@ func TestRotateFailure(t *testing.T) {
 					t.Errorf("invocation %d ClientRequestToken = %s, want %s", j, ev.ClientRequestToken, v2)
 				}
 			}
-			failed := rotationtest.EventRotationFailed + ":" + string(step)
+			failed := localsm.EventRotationFailed + ":" + string(step)
 			if diff := cmp.Diff([]string{
-				rotationtest.EventRotationStarted, failed,
-				rotationtest.EventRotationStarted, failed,
-				rotationtest.EventRotationStarted, failed,
+				localsm.EventRotationStarted, failed,
+				localsm.EventRotationStarted, failed,
+				localsm.EventRotationStarted, failed,
 			}, eventNames(fx.f)); diff != "" {
 				t.Errorf("events (-want +got):\n%s", diff)
 			}
 			for _, e := range fx.f.Events() {
-				if e.Name == rotationtest.EventRotationFailed && !strings.HasPrefix(e.Message, wantMsg) {
+				if e.Name == localsm.EventRotationFailed && !strings.HasPrefix(e.Message, wantMsg) {
 					t.Errorf("RotationFailed message %q does not start with %q", e.Message, wantMsg)
 				}
 			}
@@ -573,7 +574,7 @@ func TestRotateFailure(t *testing.T) {
 }
 
 func TestRotateRetrySucceeds(t *testing.T) {
-	fx := newFixture(t, rotationtest.Options{RotationAttempts: 3})
+	fx := newFixture(t, localsm.Options{RotationAttempts: 3})
 	var mu sync.Mutex
 	failed := false
 	fx.r.before = func(ev events.SecretsManagerSecretRotationEvent) error {
@@ -599,8 +600,8 @@ func TestRotateRetrySucceeds(t *testing.T) {
 		t.Errorf("steps (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff([]string{
-		rotationtest.EventRotationStarted, rotationtest.EventRotationFailed + ":setSecret",
-		rotationtest.EventRotationStarted, rotationtest.EventRotationSucceeded,
+		localsm.EventRotationStarted, localsm.EventRotationFailed + ":setSecret",
+		localsm.EventRotationStarted, localsm.EventRotationSucceeded,
 	}, eventNames(fx.f)); diff != "" {
 		t.Errorf("events (-want +got):\n%s", diff)
 	}
@@ -619,16 +620,16 @@ func TestRotateRetrySucceeds(t *testing.T) {
 }
 
 func TestRotateFinishWithoutMovingCurrent(t *testing.T) {
-	fx := newFixture(t, rotationtest.Options{RotationAttempts: 2})
+	fx := newFixture(t, localsm.Options{RotationAttempts: 2})
 	fx.r.noFinish = true
 	_, err := fx.f.Rotate(timeout(t), rotateInput(v2))
-	var sf *rotationtest.StepFailedError
+	var sf *localsm.StepFailedError
 	if !errors.As(err, &sf) || sf.Step != rotation.StepFinish {
 		t.Fatalf("Rotate: err = %v, want a finishSecret StepFailedError", err)
 	}
 	if diff := cmp.Diff([]string{
-		rotationtest.EventRotationStarted, rotationtest.EventRotationFailed + ":finishSecret",
-		rotationtest.EventRotationStarted, rotationtest.EventRotationFailed + ":finishSecret",
+		localsm.EventRotationStarted, localsm.EventRotationFailed + ":finishSecret",
+		localsm.EventRotationStarted, localsm.EventRotationFailed + ":finishSecret",
 	}, eventNames(fx.f)); diff != "" {
 		t.Errorf("events (-want +got):\n%s", diff)
 	}
@@ -638,7 +639,7 @@ func TestRotateFinishWithoutMovingCurrent(t *testing.T) {
 }
 
 func TestRotatePanickingInvoker(t *testing.T) {
-	fx := newFixture(t, rotationtest.Options{RotationAttempts: 1})
+	fx := newFixture(t, localsm.Options{RotationAttempts: 1})
 	fx.r.before = func(ev events.SecretsManagerSecretRotationEvent) error {
 		if ev.Step == string(rotation.StepTest) {
 			panic("crash in testSecret")
@@ -646,7 +647,7 @@ func TestRotatePanickingInvoker(t *testing.T) {
 		return nil
 	}
 	_, err := fx.f.Rotate(timeout(t), rotateInput(v2))
-	var sf *rotationtest.StepFailedError
+	var sf *localsm.StepFailedError
 	if !errors.As(err, &sf) || sf.Step != rotation.StepTest {
 		t.Fatalf("Rotate: err = %v, want a testSecret StepFailedError", err)
 	}
@@ -670,7 +671,7 @@ func TestStrictRotationToken(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("strict=%v,omit=%v", tt.strict, tt.omit), func(t *testing.T) {
-			fx := newFixture(t, rotationtest.Options{StrictRotationToken: tt.strict, RotationAttempts: 1})
+			fx := newFixture(t, localsm.Options{StrictRotationToken: tt.strict, RotationAttempts: 1})
 			fx.r.omitToken = tt.omit
 			_, err := fx.f.Rotate(timeout(t), rotateInput(v2))
 			if !tt.wantErr {
@@ -679,7 +680,7 @@ func TestStrictRotationToken(t *testing.T) {
 				}
 				return
 			}
-			var sf *rotationtest.StepFailedError
+			var sf *localsm.StepFailedError
 			if !errors.As(err, &sf) || sf.Step != rotation.StepCreate {
 				t.Fatalf("Rotate: err = %v, want a createSecret StepFailedError", err)
 			}
@@ -696,7 +697,7 @@ func TestStrictRotationToken(t *testing.T) {
 	t.Run("token from another rotation", func(t *testing.T) {
 		// createSecret writes the version itself, but with a token the
 		// service never issued.
-		fx := newFixture(t, rotationtest.Options{StrictRotationToken: true, RotationAttempts: 1})
+		fx := newFixture(t, localsm.Options{StrictRotationToken: true, RotationAttempts: 1})
 		fx.r.before = func(ev events.SecretsManagerSecretRotationEvent) error {
 			if ev.Step != string(rotation.StepCreate) {
 				return nil
@@ -720,14 +721,14 @@ func TestStrictRotationToken(t *testing.T) {
 // RotationFailed event, which secretsmanager-local logs; the cause stays
 // reachable with errors.As.
 func TestStepErrorHidesRotationToken(t *testing.T) {
-	fx := newFixture(t, rotationtest.Options{RotationAttempts: 1})
+	fx := newFixture(t, localsm.Options{RotationAttempts: 1})
 	var tok string
 	fx.r.before = func(ev events.SecretsManagerSecretRotationEvent) error {
 		tok = ev.RotationToken
-		return &rotationtest.FunctionError{Type: "ValueError", Message: fmt.Sprintf("bad event %+v", ev)}
+		return &localsm.FunctionError{Type: "ValueError", Message: fmt.Sprintf("bad event %+v", ev)}
 	}
 	_, err := fx.f.Rotate(timeout(t), rotateInput(v2))
-	var fe *rotationtest.FunctionError
+	var fe *localsm.FunctionError
 	if !errors.As(err, &fe) {
 		t.Fatalf("Rotate: err = %v, want a FunctionError", err)
 	}
@@ -739,7 +740,7 @@ func TestStepErrorHidesRotationToken(t *testing.T) {
 	}
 	var failed int
 	for _, e := range fx.f.Events() {
-		if e.Name == rotationtest.EventRotationFailed {
+		if e.Name == localsm.EventRotationFailed {
 			failed++
 			if strings.Contains(e.Message, tok) || !strings.Contains(e.Message, "bad event") {
 				t.Errorf("RotationFailed message %q: want the function's message without the RotationToken", e.Message)
@@ -752,8 +753,8 @@ func TestStepErrorHidesRotationToken(t *testing.T) {
 }
 
 func TestRotateImmediatelyFalse(t *testing.T) {
-	fx := newFixture(t, rotationtest.Options{})
-	seed(t, fx.f, "db", ver(v1, prev), rotationtest.Version{ID: v2, SecretString: aws.String("s3cret"), Stages: []string{cur, "X"}})
+	fx := newFixture(t, localsm.Options{})
+	seed(t, fx.f, "db", ver(v1, prev), localsm.Version{ID: v2, SecretString: aws.String("s3cret"), Stages: []string{cur, "X"}})
 	var during map[string][]string
 	fx.r.before = func(ev events.SecretsManagerSecretRotationEvent) error {
 		d, err := fx.f.DescribeSecret(context.Background(), &secretsmanager.DescribeSecretInput{SecretId: aws.String("db")})
@@ -790,7 +791,7 @@ func TestRotateImmediatelyFalse(t *testing.T) {
 	if _, ok := s.Version(v3); ok {
 		t.Errorf("the test version %s is still there", v3)
 	}
-	if diff := cmp.Diff([]string{rotationtest.EventTestRotationStarted, rotationtest.EventTestRotationSucceeded}, eventNames(fx.f)); diff != "" {
+	if diff := cmp.Diff([]string{localsm.EventTestRotationStarted, localsm.EventTestRotationSucceeded}, eventNames(fx.f)); diff != "" {
 		t.Errorf("events (-want +got):\n%s", diff)
 	}
 	if !s.LastRotatedDate.IsZero() {
@@ -801,16 +802,16 @@ func TestRotateImmediatelyFalse(t *testing.T) {
 	}
 
 	t.Run("failing test", func(t *testing.T) {
-		fx := newFixture(t, rotationtest.Options{RotationAttempts: 3})
+		fx := newFixture(t, localsm.Options{RotationAttempts: 3})
 		fx.r.before = func(events.SecretsManagerSecretRotationEvent) error { return errors.New("bad config") }
 		in := rotateInput(v2)
 		in.RotateImmediately = aws.Bool(false)
 		_, err := fx.f.Rotate(timeout(t), in)
-		var sf *rotationtest.StepFailedError
+		var sf *localsm.StepFailedError
 		if !errors.As(err, &sf) || sf.Step != rotation.StepTest {
 			t.Errorf("Rotate: err = %v, want a testSecret StepFailedError", err)
 		}
-		if diff := cmp.Diff([]string{rotationtest.EventTestRotationStarted, rotationtest.EventTestRotationFailed + ":testSecret"}, eventNames(fx.f)); diff != "" {
+		if diff := cmp.Diff([]string{localsm.EventTestRotationStarted, localsm.EventTestRotationFailed + ":testSecret"}, eventNames(fx.f)); diff != "" {
 			t.Errorf("events (-want +got):\n%s", diff)
 		}
 		if diff := cmp.Diff(map[string][]string{v1: {cur}}, labels(t, fx.f, "db")); diff != "" {
@@ -827,7 +828,7 @@ func TestRotateImmediatelyFalse(t *testing.T) {
 // TestManualPutAbandonsRotation: a PutSecretValue with default stages
 // during a rotation removes AWSPENDING and records RotationAbandoned.
 func TestManualPutAbandonsRotation(t *testing.T) {
-	fx := newFixture(t, rotationtest.Options{RotationAttempts: 3})
+	fx := newFixture(t, localsm.Options{RotationAttempts: 3})
 	inSet := make(chan struct{})
 	release := make(chan struct{})
 	fx.r.before = func(ev events.SecretsManagerSecretRotationEvent) error {
@@ -865,11 +866,11 @@ func TestManualPutAbandonsRotation(t *testing.T) {
 		t.Errorf("abandoned rotation was attempted %d times; it should stop once AWSPENDING is gone", r.Attempts())
 	}
 	names := eventNames(fx.f)
-	if !slices.Contains(names, rotationtest.EventRotationAbandoned) {
+	if !slices.Contains(names, localsm.EventRotationAbandoned) {
 		t.Errorf("events %v lack RotationAbandoned", names)
 	}
 	for _, e := range fx.f.Events() {
-		if e.Name == rotationtest.EventRotationAbandoned && e.VersionID != v2 {
+		if e.Name == localsm.EventRotationAbandoned && e.VersionID != v2 {
 			t.Errorf("RotationAbandoned names version %s, want %s", e.VersionID, v2)
 		}
 	}
@@ -883,7 +884,7 @@ func TestManualPutAbandonsRotation(t *testing.T) {
 	}
 
 	t.Run("UpdateSecret", func(t *testing.T) {
-		fx := newFixture(t, rotationtest.Options{})
+		fx := newFixture(t, localsm.Options{})
 		seed(t, fx.f, "db", ver(v1, cur), ver(v2, pend))
 		if _, err := fx.f.UpdateSecret(timeout(t), &secretsmanager.UpdateSecretInput{SecretId: aws.String("db"), SecretString: aws.String("manual"), ClientRequestToken: aws.String(v3)}); err != nil {
 			t.Fatal(err)
@@ -891,13 +892,13 @@ func TestManualPutAbandonsRotation(t *testing.T) {
 		if diff := cmp.Diff(map[string][]string{v1: {prev}, v3: {cur}}, labels(t, fx.f, "db"), sortStrings); diff != "" {
 			t.Errorf("labels (-want +got):\n%s", diff)
 		}
-		if diff := cmp.Diff([]string{rotationtest.EventRotationAbandoned}, eventNames(fx.f)); diff != "" {
+		if diff := cmp.Diff([]string{localsm.EventRotationAbandoned}, eventNames(fx.f)); diff != "" {
 			t.Errorf("events (-want +got):\n%s", diff)
 		}
 	})
 
 	t.Run("PutSecretValue with AWSPENDING does not abandon", func(t *testing.T) {
-		fx := newFixture(t, rotationtest.Options{})
+		fx := newFixture(t, localsm.Options{})
 		seed(t, fx.f, "db", ver(v1, cur), ver(v2, pend))
 		if _, err := fx.f.PutSecretValue(timeout(t), putInput("db", v3, "x", "X")); err != nil {
 			t.Fatal(err)
@@ -912,7 +913,7 @@ func TestManualPutAbandonsRotation(t *testing.T) {
 }
 
 func TestCancelRotateSecret(t *testing.T) {
-	fx := newFixture(t, rotationtest.Options{RotationAttempts: 3})
+	fx := newFixture(t, localsm.Options{RotationAttempts: 3})
 	fx.r.before = func(ev events.SecretsManagerSecretRotationEvent) error {
 		if ev.Step == string(rotation.StepTest) {
 			return errors.New("fails")
@@ -952,7 +953,7 @@ func TestCancelRotateSecret(t *testing.T) {
 	}
 
 	t.Run("during a rotation", func(t *testing.T) {
-		fx := newFixture(t, rotationtest.Options{RotationAttempts: 3})
+		fx := newFixture(t, localsm.Options{RotationAttempts: 3})
 		inSet := make(chan struct{})
 		release := make(chan struct{})
 		fx.r.before = func(ev events.SecretsManagerSecretRotationEvent) error {
@@ -1028,7 +1029,7 @@ func TestSchedules(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fx := newFixture(t, rotationtest.Options{})
+			fx := newFixture(t, localsm.Options{})
 			in := rotateInput(v2)
 			rules := tt.rules
 			in.RotationRules = &rules
@@ -1094,7 +1095,7 @@ func TestSchedules(t *testing.T) {
 func TestRunDueReattemptsPending(t *testing.T) {
 	for _, strict := range []bool{false, true} {
 		t.Run(fmt.Sprintf("strict=%v", strict), func(t *testing.T) {
-			fx := newFixture(t, rotationtest.Options{RotationAttempts: 2, StrictRotationToken: strict})
+			fx := newFixture(t, localsm.Options{RotationAttempts: 2, StrictRotationToken: strict})
 			var mu sync.Mutex
 			broken := true
 			fx.r.before = func(ev events.SecretsManagerSecretRotationEvent) error {
@@ -1179,7 +1180,7 @@ func TestInvalidRotationRules(t *testing.T) {
 			if !errors.As(perr, &se) {
 				t.Fatalf("schedule.Parse accepted %s (err %v); fix the test table", tt.name, perr)
 			}
-			fx := newFixture(t, rotationtest.Options{})
+			fx := newFixture(t, localsm.Options{})
 			before, _ := fx.f.Secret("db")
 			in := rotateInput(v2)
 			rules := tt.rules
@@ -1202,7 +1203,7 @@ func TestInvalidRotationRules(t *testing.T) {
 	t.Run("AutomaticallyAfterDays explicitly 0", func(t *testing.T) {
 		// schedule.Rules cannot tell 0 from unset; the API model's range
 		// 1-1000 makes an explicit 0 a ValidationException.
-		fx := newFixture(t, rotationtest.Options{})
+		fx := newFixture(t, localsm.Options{})
 		in := rotateInput(v2)
 		in.RotationRules = &types.RotationRulesType{AutomaticallyAfterDays: aws.Int64(0)}
 		_, err := fx.f.RotateSecret(timeout(t), in)
@@ -1224,7 +1225,7 @@ func TestLambdaInvoker(t *testing.T) {
 		wantPath  string
 		wantQuery string
 		wantErr   bool
-		wantFnErr *rotationtest.FunctionError
+		wantFnErr *localsm.FunctionError
 	}{
 		{
 			name: "success", arn: "arn:aws:lambda:us-east-1:123456789012:function:rotator",
@@ -1246,13 +1247,13 @@ func TestLambdaInvoker(t *testing.T) {
 			name: "emulator error: 200 without header", arn: fnARN,
 			status: 200, body: `{"errorMessage":"boom","errorType":"errorString"}`,
 			wantPath: "/2015-03-31/functions/rotator/invocations", wantErr: true,
-			wantFnErr: &rotationtest.FunctionError{Type: "errorString", Message: "boom"},
+			wantFnErr: &localsm.FunctionError{Type: "errorString", Message: "boom"},
 		},
 		{
 			name: "AWS error: X-Amz-Function-Error", arn: fnARN,
 			status: 200, header: "Unhandled", body: `{"errorMessage":"bad","errorType":"Runtime.ExitError"}`,
 			wantPath: "/2015-03-31/functions/rotator/invocations", wantErr: true,
-			wantFnErr: &rotationtest.FunctionError{Type: "Runtime.ExitError", Message: "bad"},
+			wantFnErr: &localsm.FunctionError{Type: "Runtime.ExitError", Message: "bad"},
 		},
 		{
 			name: "5xx", arn: fnARN, status: 502, body: "bad gateway",
@@ -1279,13 +1280,13 @@ func TestLambdaInvoker(t *testing.T) {
 				_, _ = io.WriteString(w, tt.body)
 			}))
 			defer srv.Close()
-			inv := rotationtest.LambdaInvoker{Endpoint: srv.URL + "/", Client: srv.Client()}
+			inv := localsm.LambdaInvoker{Endpoint: srv.URL + "/", Client: srv.Client()}
 			err := inv.Invoke(timeout(t), tt.arn, ev)
 			if (err != nil) != tt.wantErr {
 				t.Errorf("Invoke: err = %v, want error %v", err, tt.wantErr)
 			}
 			if tt.wantFnErr != nil {
-				var fe *rotationtest.FunctionError
+				var fe *localsm.FunctionError
 				if !errors.As(err, &fe) {
 					t.Errorf("err = %v (%T), want *FunctionError", err, err)
 				} else if diff := cmp.Diff(tt.wantFnErr, fe); diff != "" {
@@ -1309,11 +1310,11 @@ func TestLambdaInvoker(t *testing.T) {
 			_, _ = io.WriteString(w, `{"errorMessage":"boom","errorType":"errorString"}`)
 		}))
 		defer srv.Close()
-		f := rotationtest.New(rotationtest.Options{Invoker: rotationtest.LambdaInvoker{Endpoint: srv.URL, Client: srv.Client()}, RotationAttempts: 1})
+		f := localsm.New(localsm.Options{Invoker: localsm.LambdaInvoker{Endpoint: srv.URL, Client: srv.Client()}, RotationAttempts: 1})
 		seed(t, f, "db", ver(v1, cur))
 		_, err := f.Rotate(timeout(t), rotateInput(v2))
-		var fe *rotationtest.FunctionError
-		var sf *rotationtest.StepFailedError
+		var fe *localsm.FunctionError
+		var sf *localsm.StepFailedError
 		if !errors.As(err, &sf) || sf.Step != rotation.StepCreate || !errors.As(err, &fe) || fe.Message != "boom" {
 			t.Errorf("Rotate: err = %v, want a createSecret failure wrapping FunctionError boom", err)
 		}
@@ -1323,7 +1324,7 @@ func TestLambdaInvoker(t *testing.T) {
 		srv := httptest.NewServer(http.NotFoundHandler())
 		url := srv.URL
 		srv.Close()
-		err := rotationtest.LambdaInvoker{Endpoint: url}.Invoke(timeout(t), fnARN, ev)
+		err := localsm.LambdaInvoker{Endpoint: url}.Invoke(timeout(t), fnARN, ev)
 		if err == nil {
 			t.Errorf("Invoke against a closed server succeeded")
 		}
@@ -1333,7 +1334,7 @@ func TestLambdaInvoker(t *testing.T) {
 // TestConcurrentRotation: many goroutines use the API while a rotation
 // runs; run with -race.
 func TestConcurrentRotation(t *testing.T) {
-	fx := newFixture(t, rotationtest.Options{StrictRotationToken: true})
+	fx := newFixture(t, localsm.Options{StrictRotationToken: true})
 	seed(t, fx.f, "other", ver(v1, cur))
 	ctx := timeout(t)
 	stop := make(chan struct{})
@@ -1398,7 +1399,7 @@ func TestConcurrentRotation(t *testing.T) {
 	}
 	succeeded := 0
 	for _, e := range fx.f.Events() {
-		if e.Name == rotationtest.EventRotationSucceeded {
+		if e.Name == localsm.EventRotationSucceeded {
 			succeeded++
 		}
 	}
@@ -1415,7 +1416,7 @@ func TestStepTimeout(t *testing.T) {
 	const limit = 50 * time.Millisecond
 	wantTimeout := func(t *testing.T, err error) {
 		t.Helper()
-		var sf *rotationtest.StepFailedError
+		var sf *localsm.StepFailedError
 		if !errors.As(err, &sf) || sf.Step != rotation.StepSet {
 			t.Fatalf("err = %v, want a setSecret StepFailedError", err)
 		}
@@ -1428,7 +1429,7 @@ func TestStepTimeout(t *testing.T) {
 	}
 
 	t.Run("overrun that returns nil", func(t *testing.T) {
-		fx := newFixture(t, rotationtest.Options{StepTimeout: limit, RotationAttempts: 1})
+		fx := newFixture(t, localsm.Options{StepTimeout: limit, RotationAttempts: 1})
 		fx.r.before = func(ev events.SecretsManagerSecretRotationEvent) error {
 			if ev.Step == string(rotation.StepSet) {
 				time.Sleep(6 * limit) // ignores its context, like a blocking driver call
@@ -1451,16 +1452,16 @@ func TestStepTimeout(t *testing.T) {
 
 	t.Run("honours the context but returns nil", func(t *testing.T) {
 		rot := &rotator{}
-		inv := rotationtest.InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
+		inv := localsm.InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
 			if ev.Step == string(rotation.StepSet) {
 				<-ctx.Done()
 				return nil // the step gave up in time, but reports success
 			}
 			return rot.Invoke(ctx, fn, ev)
 		})
-		f := rotationtest.New(rotationtest.Options{StepTimeout: limit, RotationAttempts: 1, Invoker: inv})
+		f := localsm.New(localsm.Options{StepTimeout: limit, RotationAttempts: 1, Invoker: inv})
 		rot.f = f
-		seed(t, f, "db", rotationtest.Version{ID: v1, SecretString: aws.String("s3cret"), Stages: []string{cur}})
+		seed(t, f, "db", localsm.Version{ID: v1, SecretString: aws.String("s3cret"), Stages: []string{cur}})
 		_, err := f.Rotate(timeout(t), rotateInput(v2))
 		wantTimeout(t, err)
 	})
@@ -1469,7 +1470,7 @@ func TestStepTimeout(t *testing.T) {
 		release := make(chan struct{})
 		var once sync.Once
 		t.Cleanup(func() { once.Do(func() { close(release) }) })
-		fx := newFixture(t, rotationtest.Options{StepTimeout: limit, RotationAttempts: 2})
+		fx := newFixture(t, localsm.Options{StepTimeout: limit, RotationAttempts: 2})
 		fx.r.before = func(ev events.SecretsManagerSecretRotationEvent) error {
 			if ev.Step == string(rotation.StepSet) {
 				<-release
@@ -1495,7 +1496,7 @@ func TestStepTimeout(t *testing.T) {
 		for _, e := range fx.f.Events() {
 			names = append(names, e.Name)
 		}
-		if slices.Contains(names, rotationtest.EventRotationSucceeded) {
+		if slices.Contains(names, localsm.EventRotationSucceeded) {
 			t.Errorf("events %v: a late return must not count as success", names)
 		}
 	})
@@ -1507,7 +1508,7 @@ func TestStepTimeout(t *testing.T) {
 func TestWait(t *testing.T) {
 	t.Run("no goroutine leak", func(t *testing.T) {
 		release := make(chan struct{})
-		fx := newFixture(t, rotationtest.Options{})
+		fx := newFixture(t, localsm.Options{})
 		fx.r.before = func(events.SecretsManagerSecretRotationEvent) error { <-release; return nil }
 		if _, err := fx.f.RotateSecret(timeout(t), rotateInput(v2)); err != nil {
 			t.Fatal(err)
@@ -1530,7 +1531,7 @@ func TestWait(t *testing.T) {
 	})
 
 	t.Run("concurrent with RotateSecret", func(t *testing.T) {
-		f := rotationtest.New(rotationtest.Options{RotationAttempts: 1, Invoker: rotationtest.InvokerFunc(func(context.Context, string, events.SecretsManagerSecretRotationEvent) error {
+		f := localsm.New(localsm.Options{RotationAttempts: 1, Invoker: localsm.InvokerFunc(func(context.Context, string, events.SecretsManagerSecretRotationEvent) error {
 			return errors.New("fails")
 		})})
 		ctx := context.Background()
@@ -1567,7 +1568,7 @@ func TestWait(t *testing.T) {
 			}
 			for i, tok := range tokens {
 				r, ok := f.Rotation(tok)
-				if !ok || r.Err() == rotationtest.ErrRotationRunning {
+				if !ok || r.Err() == localsm.ErrRotationRunning {
 					t.Fatalf("rotation %s still running after Wait returned", tok)
 				}
 				if _, err := f.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{SecretId: aws.String(fmt.Sprint("s", i)), VersionStage: aws.String(pend), RemoveFromVersionId: aws.String(tok)}); err != nil {
@@ -1583,7 +1584,7 @@ func TestWait(t *testing.T) {
 // TestStopRotations: after StopRotations no rotation starts, while the
 // running one goes on and Wait waits for it.
 func TestStopRotations(t *testing.T) {
-	fx := newFixture(t, rotationtest.Options{})
+	fx := newFixture(t, localsm.Options{})
 	seed(t, fx.f, "other", ver(v1, cur))
 	inSet := make(chan struct{})
 	release := make(chan struct{})
@@ -1626,7 +1627,7 @@ func TestStopRotations(t *testing.T) {
 // abandoned; whoever took AWSPENDING away.
 func TestAbandonedRotationStops(t *testing.T) {
 	t.Run("manual write during setSecret", func(t *testing.T) {
-		fx := newFixture(t, rotationtest.Options{RotationAttempts: 3})
+		fx := newFixture(t, localsm.Options{RotationAttempts: 3})
 		fx.r.before = func(ev events.SecretsManagerSecretRotationEvent) error {
 			if ev.Step == string(rotation.StepSet) {
 				_, err := fx.f.PutSecretValue(context.Background(), putInput("db", v3, "manual"))
@@ -1637,7 +1638,7 @@ func TestAbandonedRotationStops(t *testing.T) {
 		in := rotateInput(v2)
 		in.RotationRules = &types.RotationRulesType{ScheduleExpression: aws.String("rate(10 days)")}
 		r, err := fx.f.Rotate(timeout(t), in)
-		if !errors.Is(err, rotationtest.ErrRotationAbandoned) || !strings.Contains(err.Error(), "abandoned") {
+		if !errors.Is(err, localsm.ErrRotationAbandoned) || !strings.Contains(err.Error(), "abandoned") {
 			t.Errorf("Rotate: err = %v, want ErrRotationAbandoned", err)
 		}
 		if diff := cmp.Diff([]string{"createSecret", "setSecret"}, fx.r.steps()); diff != "" {
@@ -1649,7 +1650,7 @@ func TestAbandonedRotationStops(t *testing.T) {
 		if diff := cmp.Diff(map[string][]string{v1: {prev}, v3: {cur}}, labels(t, fx.f, "db"), sortStrings); diff != "" {
 			t.Errorf("labels: the manual write must stand (-want +got):\n%s", diff)
 		}
-		if diff := cmp.Diff([]string{rotationtest.EventRotationStarted, rotationtest.EventRotationAbandoned}, eventNames(fx.f)); diff != "" {
+		if diff := cmp.Diff([]string{localsm.EventRotationStarted, localsm.EventRotationAbandoned}, eventNames(fx.f)); diff != "" {
 			t.Errorf("events (-want +got):\n%s", diff)
 		}
 		s, _ := fx.f.Secret("db")
@@ -1662,26 +1663,26 @@ func TestAbandonedRotationStops(t *testing.T) {
 	})
 
 	t.Run("function removes AWSPENDING in finishSecret", func(t *testing.T) {
-		fx := newFixture(t, rotationtest.Options{RotationAttempts: 3})
-		var f *rotationtest.Fake
-		inv := rotationtest.InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
+		fx := newFixture(t, localsm.Options{RotationAttempts: 3})
+		var f *localsm.Fake
+		inv := localsm.InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
 			if err := fx.r.Invoke(ctx, fn, ev); err != nil || ev.Step != string(rotation.StepFinish) {
 				return err
 			}
 			_, err := f.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{SecretId: aws.String("db"), VersionStage: aws.String(pend), RemoveFromVersionId: aws.String(ev.ClientRequestToken)})
 			return err
 		})
-		f = rotationtest.New(rotationtest.Options{Clock: fx.clock, RotationAttempts: 3, Invoker: inv})
+		f = localsm.New(localsm.Options{Clock: fx.clock, RotationAttempts: 3, Invoker: inv})
 		fx.r.f = f
-		seed(t, f, "db", rotationtest.Version{ID: v1, SecretString: aws.String("s3cret"), Stages: []string{cur}})
+		seed(t, f, "db", localsm.Version{ID: v1, SecretString: aws.String("s3cret"), Stages: []string{cur}})
 		r, err := f.Rotate(timeout(t), rotateInput(v2))
-		if !errors.Is(err, rotationtest.ErrRotationAbandoned) {
+		if !errors.Is(err, localsm.ErrRotationAbandoned) {
 			t.Errorf("Rotate: err = %v, want ErrRotationAbandoned", err)
 		}
 		if r.Attempts() != 1 {
 			t.Errorf("Attempts = %d, want 1", r.Attempts())
 		}
-		if slices.Contains(eventNames(f), rotationtest.EventRotationSucceeded) {
+		if slices.Contains(eventNames(f), localsm.EventRotationSucceeded) {
 			t.Errorf("events %v record a success", eventNames(f))
 		}
 		if s, _ := f.Secret("db"); !s.LastRotatedDate.IsZero() {
@@ -1694,7 +1695,7 @@ func TestAbandonedRotationStops(t *testing.T) {
 // once, so a new RotateSecret works while the abandoned rotation's step is
 // still running.
 func TestRotateAfterAbandonment(t *testing.T) {
-	fx := newFixture(t, rotationtest.Options{RotationAttempts: 3})
+	fx := newFixture(t, localsm.Options{RotationAttempts: 3})
 	inSet := make(chan struct{})
 	release := make(chan struct{})
 	fx.r.before = func(ev events.SecretsManagerSecretRotationEvent) error {
@@ -1720,7 +1721,7 @@ func TestRotateAfterAbandonment(t *testing.T) {
 	}
 	close(release)
 	r2, _ := fx.f.Rotation(v2)
-	if err := r2.Wait(timeout(t)); !errors.Is(err, rotationtest.ErrRotationAbandoned) {
+	if err := r2.Wait(timeout(t)); !errors.Is(err, localsm.ErrRotationAbandoned) {
 		t.Errorf("the abandoned rotation: %v, want ErrRotationAbandoned", err)
 	}
 	if err := fx.f.Wait(timeout(t)); err != nil {
@@ -1746,7 +1747,7 @@ func TestManualWriteCountsAsRotation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fx := newFixture(t, rotationtest.Options{})
+			fx := newFixture(t, localsm.Options{})
 			in := rotateInput(v2)
 			rules := tt.rules
 			in.RotationRules = &rules
@@ -1780,7 +1781,7 @@ func TestManualWriteCountsAsRotation(t *testing.T) {
 // lost) gets the same answer and starts nothing; the same token on
 // another secret is an ordinary request.
 func TestRotateSecretIdempotentRetry(t *testing.T) {
-	fx := newFixture(t, rotationtest.Options{})
+	fx := newFixture(t, localsm.Options{})
 	seed(t, fx.f, "other", ver(v1, cur))
 	first, err := fx.f.RotateSecret(timeout(t), rotateInput(v2))
 	if err != nil {
@@ -1818,8 +1819,8 @@ func TestRotateSecretIdempotentRetry(t *testing.T) {
 // TestTestOnlyRestoresPending: RotateImmediately=false from
 // v1[AWSCURRENT, AWSPENDING] leaves v1 with both labels again.
 func TestTestOnlyRestoresPending(t *testing.T) {
-	fx := newFixture(t, rotationtest.Options{})
-	seed(t, fx.f, "db", rotationtest.Version{ID: v1, SecretString: aws.String("s3cret"), Stages: []string{cur, pend}})
+	fx := newFixture(t, localsm.Options{})
+	seed(t, fx.f, "db", localsm.Version{ID: v1, SecretString: aws.String("s3cret"), Stages: []string{cur, pend}})
 	in := rotateInput(v2)
 	in.RotateImmediately = aws.Bool(false)
 	if _, err := fx.f.Rotate(timeout(t), in); err != nil {
@@ -1834,7 +1835,7 @@ func TestTestOnlyRestoresPending(t *testing.T) {
 // fake keeps.
 func TestMaxHistory(t *testing.T) {
 	const history = 3
-	fx := newFixture(t, rotationtest.Options{MaxHistory: history})
+	fx := newFixture(t, localsm.Options{MaxHistory: history})
 	var last []string
 	for i := 0; i < 8; i++ {
 		r, err := fx.f.Rotate(timeout(t), rotateInput(vid(10+i)))
@@ -1857,7 +1858,7 @@ func TestMaxHistory(t *testing.T) {
 		t.Errorf("Rotation(%s) still found beyond MaxHistory", last[0])
 	}
 
-	unlimited := newFixture(t, rotationtest.Options{})
+	unlimited := newFixture(t, localsm.Options{})
 	for i := 0; i < 5; i++ {
 		if _, err := unlimited.f.Rotate(timeout(t), rotateInput(vid(10+i))); err != nil {
 			t.Fatal(err)
@@ -1873,7 +1874,7 @@ func TestMaxHistory(t *testing.T) {
 func TestRetryBackoffIsCancellable(t *testing.T) {
 	for _, how := range []string{"CancelRotateSecret", "manual write"} {
 		t.Run(how, func(t *testing.T) {
-			fx := newFixture(t, rotationtest.Options{RotationAttempts: 3, RetryBackoff: time.Hour})
+			fx := newFixture(t, localsm.Options{RotationAttempts: 3, RetryBackoff: time.Hour})
 			failed := make(chan struct{})
 			var once sync.Once
 			fx.r.before = func(ev events.SecretsManagerSecretRotationEvent) error {
@@ -1912,28 +1913,28 @@ func TestRetryBackoffIsCancellable(t *testing.T) {
 func TestLambdaInvokerErrorBodies(t *testing.T) {
 	tests := []struct {
 		name, header, body string
-		wantFnErr          *rotationtest.FunctionError // nil: success
-		wantErr            string                      // a non-function error containing this
+		wantFnErr          *localsm.FunctionError // nil: success
+		wantErr            string                 // a non-function error containing this
 	}{
 		{name: "null payload", body: "null"},
 		{name: "object payload", body: `{"ok":true}`},
 		{name: "string payload", body: `"done"`},
 		{name: "empty payload", body: ``},
 		{name: "null errorMessage", body: `{"errorMessage":null,"errorType":"Runtime.ExitError"}`,
-			wantFnErr: &rotationtest.FunctionError{Type: "Runtime.ExitError"}},
+			wantFnErr: &localsm.FunctionError{Type: "Runtime.ExitError"}},
 		{name: "errorType alone", body: `{"errorType":"Runtime.ExitError"}`,
-			wantFnErr: &rotationtest.FunctionError{Type: "Runtime.ExitError"}},
+			wantFnErr: &localsm.FunctionError{Type: "Runtime.ExitError"}},
 		{name: "errorMessage alone", body: `{"errorMessage":"boom"}`,
-			wantFnErr: &rotationtest.FunctionError{Message: "boom"}},
+			wantFnErr: &localsm.FunctionError{Message: "boom"}},
 		{name: "header with a non-JSON body", header: "Unhandled", body: "Task timed out",
-			wantFnErr: &rotationtest.FunctionError{Message: "Task timed out"}},
+			wantFnErr: &localsm.FunctionError{Message: "Task timed out"}},
 		{name: "header with an empty body", header: "Unhandled",
-			wantFnErr: &rotationtest.FunctionError{Message: "X-Amz-Function-Error: Unhandled"}},
+			wantFnErr: &localsm.FunctionError{Message: "X-Amz-Function-Error: Unhandled"}},
 		{name: "emulator timeout, plain text", body: "Task timed out after 3.00 seconds",
-			wantFnErr: &rotationtest.FunctionError{Message: "Task timed out after 3.00 seconds"}},
+			wantFnErr: &localsm.FunctionError{Message: "Task timed out after 3.00 seconds"}},
 		{name: "emulator timeout, JSON string", body: `"Task timed out after 3.00 seconds"`,
-			wantFnErr: &rotationtest.FunctionError{Message: "Task timed out after 3.00 seconds"}},
-		{name: "body over the limit", body: `"` + strings.Repeat("a", rotationtest.MaxLambdaResponse) + `"`,
+			wantFnErr: &localsm.FunctionError{Message: "Task timed out after 3.00 seconds"}},
+		{name: "body over the limit", body: `"` + strings.Repeat("a", localsm.MaxLambdaResponse) + `"`,
 			wantErr: "larger than"},
 	}
 	for _, tt := range tests {
@@ -1945,8 +1946,8 @@ func TestLambdaInvokerErrorBodies(t *testing.T) {
 				_, _ = io.WriteString(w, tt.body)
 			}))
 			defer srv.Close()
-			err := rotationtest.LambdaInvoker{Endpoint: srv.URL, Client: srv.Client()}.Invoke(timeout(t), fnARN, events.SecretsManagerSecretRotationEvent{Step: "createSecret"})
-			var fe *rotationtest.FunctionError
+			err := localsm.LambdaInvoker{Endpoint: srv.URL, Client: srv.Client()}.Invoke(timeout(t), fnARN, events.SecretsManagerSecretRotationEvent{Step: "createSecret"})
+			var fe *localsm.FunctionError
 			switch {
 			case tt.wantErr != "":
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {

@@ -1,4 +1,4 @@
-package rotationtest
+package localsm
 
 import (
 	"bytes"
@@ -814,7 +814,7 @@ func (s *Server) Client(optFns ...func(*secretsmanager.Options)) *secretsmanager
 		Region:       s.Fake.Region(),
 		BaseEndpoint: aws.String(s.URL),
 		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-			return aws.Credentials{AccessKeyID: "AKIDROTATIONTEST", SecretAccessKey: "rotationtest-dummy-secret", Source: "rotationtest"}, nil
+			return aws.Credentials{AccessKeyID: "AKIDLOCALSM", SecretAccessKey: "localsm-dummy-secret", Source: "localsm"}, nil
 		}),
 		Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
 			o.MaxAttempts = 3

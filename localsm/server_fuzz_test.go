@@ -1,4 +1,4 @@
-package rotationtest_test
+package localsm_test
 
 import (
 	"net/http"
@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rotationkit/rotation/rotationtest"
+	"github.com/rotationkit/rotation/localsm"
 )
 
 // FuzzServer sends arbitrary awsJson1_1 requests to the HTTP handler:
@@ -22,8 +22,8 @@ func FuzzServer(f *testing.F) {
 	f.Add("GetRandomPassword", `{"PasswordLength":4096,"ExcludeCharacters":"abc"}`)
 	f.Add("DescribeSecret", `{"SecretId":1}`)
 	f.Add("Nope", `[`)
-	fake := rotationtest.New(rotationtest.Options{})
-	h := rotationtest.NewHandler(fake, rotationtest.HandlerOptions{})
+	fake := localsm.New(localsm.Options{})
+	h := localsm.NewHandler(fake, localsm.HandlerOptions{})
 	f.Fuzz(func(t *testing.T, op, body string) {
 		req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/x-amz-json-1.1")
