@@ -52,5 +52,4 @@
 // Schedules run on the fake's [Clock]: give it a [ManualClock], configure
 // RotationRules, [ManualClock.Advance] past NextRotationDate and call
 // [Fake.RunDue] to run every rotation that is due, as the service would.
-//
 package localsm
