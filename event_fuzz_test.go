@@ -11,11 +11,10 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/rotationkit/rotation/localsm"
-
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/rotationkit/rotation"
+	"github.com/rotationkit/rotation/localsm"
 )
 
 // rotationTokenMessages are the fixed texts parseEvent uses about a

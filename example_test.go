@@ -9,13 +9,12 @@ import (
 	"log/slog"
 	"os"
 
-	"github.com/rotationkit/rotation/localsm"
-
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/rotationkit/rotation"
+	"github.com/rotationkit/rotation/localsm"
 )
 
 // passwordRotator changes the password field and keeps every other field.

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rotationkit/rotation/localsm"
-
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -19,6 +17,8 @@ import (
 	"github.com/aws/smithy-go/middleware"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/rotationkit/rotation/localsm"
 )
 
 const (

@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rotationkit/rotation/localsm"
-
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -25,6 +23,7 @@ import (
 
 	"github.com/rotationkit/rotation"
 	"github.com/rotationkit/rotation/internal/schedule"
+	"github.com/rotationkit/rotation/localsm"
 )
 
 const fnARN = "arn:aws:lambda:us-east-1:123456789012:function:rotator"

@@ -2,11 +2,18 @@ package rotationtest
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
+	"net/http"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -17,15 +24,25 @@ import (
 	"github.com/rotationkit/rotation/localsm"
 )
 
-// Errors to inject with Fail and Lose, shaped as the SDK reports them.
+// Errors to inject with Fail and Lose. A FaultClient returns them, and
+// every error its wrapped client returns, shaped exactly as aws-sdk-go-v2
+// decodes them from the wire (see FaultClient), so code under test meets
+// the errors it meets against AWS.
 var (
 	// ErrThrottling is a ThrottlingException, as AWS sends when a caller
-	// exceeds its request rate.
-	ErrThrottling error = &smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded", Fault: smithy.FaultClient}
-	// ErrInternal is an InternalServiceError.
+	// exceeds its request rate. The model of Secrets Manager does not
+	// declare it, so the SDK decodes it as a *smithy.GenericAPIError whose
+	// fault is unknown (not "client"), and its retryer retries it.
+	ErrThrottling error = &smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded"}
+	// ErrInternal is an InternalServiceError (HTTP 500), which the SDK
+	// retries.
 	ErrInternal error = &types.InternalServiceError{Message: aws.String("An error occurred on the server side.")}
+	// ErrLimitExceeded is a LimitExceededException, a modelled client
+	// fault that the SDK nevertheless retries like a throttle.
+	ErrLimitExceeded error = &types.LimitExceededException{Message: aws.String("Request rate exceeded for the operation.")}
 	// ErrLostResponse is what a caller sees when a call took effect but
-	// its response never arrived.
+	// its response never arrived: the SDK reports a failed send
+	// (*smithyhttp.RequestSendError wrapping this error), and retries it.
 	ErrLostResponse = errors.New("rotationtest: connection reset before the response arrived (the call took effect)")
 )
 
@@ -54,6 +71,19 @@ func Delay(op string, n int, d time.Duration) Fault { return Fault{Op: op, Call:
 
 // FaultClient wraps a rotation.Client, counts its calls and injects
 // faults. It is safe for concurrent use.
+//
+// Every error it returns, injected or from the wrapped client, has the
+// shape aws-sdk-go-v2 gives an error decoded from the wire: a
+// *smithy.OperationError naming Secrets Manager and the operation, around
+// a *awshttp.ResponseError carrying the HTTP status (400, or 500 for a
+// server fault), around the API error; an error the SDK's standard retryer
+// retries (throttling, 5xx, a failed send) is also wrapped in a
+// *retry.MaxAttemptsError with the attempts the call was allowed (3 unless
+// the call's options say otherwise), as the SDK reports it once its
+// retries are spent. A context's error arrives inside a
+// *smithy.CanceledError, a lost response inside a
+// *smithyhttp.RequestSendError. errors.Is and errors.As see through all of
+// it. An error already shaped by an SDK client is returned as it is.
 type FaultClient struct {
 	next rotation.Client
 
@@ -147,7 +177,8 @@ func call[In, Out any](c *FaultClient, ctx context.Context, op string, in In, op
 	var zero Out
 	f, ok := c.before(op)
 	if !ok {
-		return fn(ctx, in, optFns...)
+		out, err := fn(ctx, in, optFns...)
+		return out, sdkShaped(op, err, optFns)
 	}
 	if f.Delay > 0 {
 		t := time.NewTimer(f.Delay)
@@ -155,16 +186,17 @@ func call[In, Out any](c *FaultClient, ctx context.Context, op string, in In, op
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return zero, ctx.Err()
+			return zero, sdkShaped(op, ctx.Err(), optFns)
 		}
 	}
 	if f.Err == nil {
-		return fn(ctx, in, optFns...)
+		out, err := fn(ctx, in, optFns...)
+		return out, sdkShaped(op, err, optFns)
 	}
 	if f.Lost {
 		_, _ = fn(ctx, in, optFns...)
 	}
-	return zero, f.Err
+	return zero, sdkShaped(op, f.Err, optFns)
 }
 
 // DescribeSecret implements rotation.Client.
@@ -272,4 +304,72 @@ func Replay(inv localsm.Invoker) localsm.Invoker {
 		}
 		return inv.Invoke(ctx, fn, ev)
 	})
+}
+
+// sdkShaped returns err as aws-sdk-go-v2 reports an error of its kind from
+// a call of op made with optFns; see FaultClient.
+func sdkShaped(op string, err error, optFns []func(*secretsmanager.Options)) error {
+	if err == nil {
+		return nil
+	}
+	var already *smithy.OperationError
+	if errors.As(err, &already) {
+		return err
+	}
+	resp := &http.Response{StatusCode: 0, Header: http.Header{}, Body: http.NoBody}
+	var inner error
+	var ae smithy.APIError
+	switch {
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		inner = &smithy.CanceledError{Err: err}
+	case errors.As(err, &ae):
+		resp.StatusCode = http.StatusBadRequest
+		if ae.ErrorFault() == smithy.FaultServer || ae.ErrorCode() == "InternalServiceError" {
+			resp.StatusCode = http.StatusInternalServerError
+		}
+		inner = err
+	case errors.Is(err, ErrLostResponse):
+		inner = &smithyhttp.RequestSendError{Err: err}
+	default:
+		// Not an error an SDK call returns (a test's own sentinel): leave
+		// it as the test made it.
+		return err
+	}
+	requestID := ""
+	if resp.StatusCode != 0 {
+		requestID = newRequestID()
+		resp.Header.Set("X-Amzn-Requestid", requestID)
+	}
+	var wrapped error = &awshttp.ResponseError{
+		ResponseError: &smithyhttp.ResponseError{Response: &smithyhttp.Response{Response: resp}, Err: inner},
+		RequestID:     requestID,
+	}
+	if _, canceled := inner.(*smithy.CanceledError); !canceled && retry.NewStandard().IsErrorRetryable(wrapped) {
+		wrapped = &retry.MaxAttemptsError{Attempt: maxAttempts(optFns), Err: wrapped}
+	}
+	return &smithy.OperationError{ServiceID: secretsmanager.ServiceID, OperationName: op, Err: wrapped}
+}
+
+// maxAttempts is how many attempts a call made with optFns is allowed: the
+// SDK's default of 3 unless the options set another.
+func maxAttempts(optFns []func(*secretsmanager.Options)) int {
+	var o secretsmanager.Options
+	for _, fn := range optFns {
+		fn(&o)
+	}
+	switch {
+	case o.Retryer != nil:
+		return o.Retryer.MaxAttempts()
+	case o.RetryMaxAttempts > 0:
+		return o.RetryMaxAttempts
+	}
+	return retry.DefaultMaxAttempts
+}
+
+// newRequestID returns a request id in the form AWS sends.
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }

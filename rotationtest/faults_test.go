@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rotationkit/rotation/localsm"
-
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -18,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/rotationkit/rotation"
+	"github.com/rotationkit/rotation/localsm"
 	"github.com/rotationkit/rotation/rotationtest"
 )
 

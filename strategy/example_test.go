@@ -7,11 +7,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rotationkit/rotation/localsm"
-
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/rotationkit/rotation"
+	"github.com/rotationkit/rotation/localsm"
 	"github.com/rotationkit/rotation/strategy"
 )
 

@@ -7,10 +7,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/rotationkit/rotation/localsm"
-
 	"github.com/google/go-cmp/cmp"
 	"github.com/rotationkit/rotation"
+	"github.com/rotationkit/rotation/localsm"
 	"github.com/rotationkit/rotation/strategy"
 )
 

@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rotationkit/rotation/localsm"
-
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/go-sql-driver/mysql"
@@ -24,6 +22,7 @@ import (
 	"github.com/rotationkit/rotation"
 	"github.com/rotationkit/rotation/examples/internal/dbsecret"
 	"github.com/rotationkit/rotation/examples/internal/dbsecret/dbsecrettest"
+	"github.com/rotationkit/rotation/localsm"
 	"github.com/rotationkit/rotation/rotationtest"
 	"github.com/rotationkit/rotation/strategy"
 )

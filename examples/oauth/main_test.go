@@ -14,13 +14,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rotationkit/rotation/localsm"
-
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/rotationkit/rotation"
 	"github.com/rotationkit/rotation/examples/oauth/internal/authserver"
+	"github.com/rotationkit/rotation/localsm"
 	"github.com/rotationkit/rotation/rotationtest"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"

@@ -6,11 +6,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rotationkit/rotation/localsm"
-
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/rotationkit/rotation"
 	"github.com/rotationkit/rotation/examples/internal/dbsecret"
+	"github.com/rotationkit/rotation/localsm"
 	"github.com/rotationkit/rotation/strategy"
 )
 

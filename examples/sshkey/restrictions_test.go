@@ -13,13 +13,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rotationkit/rotation/localsm"
-
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/rotationkit/rotation"
 	"github.com/rotationkit/rotation/examples/internal/testenv"
+	"github.com/rotationkit/rotation/localsm"
 	"golang.org/x/crypto/ssh"
 )
 

@@ -18,9 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rotationkit/rotation/localsm"
-
 	"github.com/rotationkit/rotation/examples/internal/testenv"
+	"github.com/rotationkit/rotation/localsm"
 )
 
 // Function is a rotation function running under the emulator.
