@@ -254,6 +254,13 @@ type Fake struct {
 
 	mu      sync.Mutex
 	secrets []*Secret // creation order
+	// byName, byARN and byPartialARN index secrets (the last by the ARN
+	// without its six-character suffix), so a call finds its secret in
+	// constant time however many secrets the fake holds.
+	byName, byARN, byPartialARN map[string]*Secret
+	// purgeAt is the earliest DeletionDate of a secret scheduled for
+	// deletion (zero: none), so calls skip the purge scan until then.
+	purgeAt time.Time
 	events  []Event
 	calls   map[string]int
 
@@ -301,15 +308,18 @@ func New(opts Options) *Fake {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &Fake{
-		opts:        opts,
-		clock:       clock,
-		ctx:         ctx,
-		cancel:      cancel,
-		calls:       map[string]int{},
-		inflight:    map[string]*Rotation{},
-		running:     map[*Rotation]struct{}{},
-		invocations: map[chan struct{}]struct{}{},
-		issued:      map[string]map[string][]string{},
+		opts:         opts,
+		clock:        clock,
+		ctx:          ctx,
+		cancel:       cancel,
+		calls:        map[string]int{},
+		byName:       map[string]*Secret{},
+		byARN:        map[string]*Secret{},
+		byPartialARN: map[string]*Secret{},
+		inflight:     map[string]*Rotation{},
+		running:      map[*Rotation]struct{}{},
+		invocations:  map[chan struct{}]struct{}{},
+		issued:       map[string]map[string][]string{},
 	}
 	f.SetInvoker(opts.Invoker)
 	return f
@@ -373,19 +383,71 @@ func (f *Fake) Seed(s Secret) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for i, old := range f.secrets {
-		if old.Name == c.Name {
-			f.secrets[i] = &c
-			if old.ARN != c.ARN {
-				delete(f.issued, old.ARN)
-			} else {
-				f.pruneIssued(&c)
-			}
-			return nil
+	if old := f.byName[c.Name]; old != nil {
+		i := slices.Index(f.secrets, old)
+		f.unindex(old)
+		f.secrets[i] = &c
+		f.index(&c)
+		if old.ARN != c.ARN {
+			delete(f.issued, old.ARN)
+		} else {
+			f.pruneIssued(&c)
 		}
+		return nil
 	}
-	f.secrets = append(f.secrets, &c)
+	f.add(&c)
 	return nil
+}
+
+// add appends s to the secrets and indexes it; the caller holds f.mu.
+func (f *Fake) add(s *Secret) {
+	f.secrets = append(f.secrets, s)
+	f.index(s)
+}
+
+// remove drops s from the secrets and the indexes; the caller holds f.mu.
+func (f *Fake) remove(s *Secret) {
+	f.secrets = slices.DeleteFunc(f.secrets, func(x *Secret) bool { return x == s })
+	f.unindex(s)
+	delete(f.issued, s.ARN)
+}
+
+func (f *Fake) index(s *Secret) {
+	f.byName[s.Name] = s
+	f.byARN[s.ARN] = s
+	if p, ok := partialARN(s.ARN); ok {
+		f.byPartialARN[p] = s
+	}
+	f.schedulePurge(s)
+}
+
+func (f *Fake) unindex(s *Secret) {
+	if f.byName[s.Name] == s {
+		delete(f.byName, s.Name)
+	}
+	if f.byARN[s.ARN] == s {
+		delete(f.byARN, s.ARN)
+	}
+	if p, ok := partialARN(s.ARN); ok && f.byPartialARN[p] == s {
+		delete(f.byPartialARN, p)
+	}
+}
+
+// schedulePurge notes s's deletion date, if it is scheduled for deletion;
+// the caller holds f.mu.
+func (f *Fake) schedulePurge(s *Secret) {
+	if s.deleted() && (f.purgeAt.IsZero() || s.DeletionDate.Before(f.purgeAt)) {
+		f.purgeAt = s.DeletionDate
+	}
+}
+
+// partialARN is a secret's ARN without the "-" and six random characters
+// Secrets Manager appends, the form a caller may pass as SecretId.
+func partialARN(arn string) (string, bool) {
+	if len(arn) <= 7 || arn[len(arn)-7] != '-' {
+		return "", false
+	}
+	return arn[:len(arn)-7], true
 }
 
 // checkSeedVersions checks the label invariants AWS maintains (protocol.md
@@ -482,17 +544,14 @@ func (f *Fake) lookup(id string) *Secret {
 	if id == "" {
 		return nil
 	}
-	for _, s := range f.secrets {
-		if s.Name == id || s.ARN == id {
-			return s
-		}
+	if s := f.byName[id]; s != nil {
+		return s
+	}
+	if s := f.byARN[id]; s != nil {
+		return s
 	}
 	if strings.HasPrefix(id, "arn:") {
-		for _, s := range f.secrets {
-			if len(s.ARN) > 7 && s.ARN[:len(s.ARN)-7] == id {
-				return s
-			}
-		}
+		return f.byPartialARN[id]
 	}
 	return nil
 }

@@ -3,11 +3,13 @@ package localsm
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -36,13 +38,18 @@ func (f *Fake) begin(op string) time.Time {
 	f.mu.Lock()
 	f.count(op)
 	now := f.now()
-	f.secrets = slices.DeleteFunc(f.secrets, func(s *Secret) bool {
-		purge := s.deleted() && !s.DeletionDate.After(now)
-		if purge {
-			delete(f.issued, s.ARN)
+	if f.purgeAt.IsZero() || f.purgeAt.After(now) {
+		return now
+	}
+	f.purgeAt = time.Time{}
+	for _, s := range slices.Clone(f.secrets) {
+		switch {
+		case s.deleted() && !s.DeletionDate.After(now):
+			f.remove(s)
+		default:
+			f.schedulePurge(s)
 		}
-		return purge
-	})
+	}
 	return now
 }
 
@@ -89,10 +96,33 @@ func requestToken(p *string) (string, error) {
 }
 
 func checkToken(tok string) error {
-	if n := len(tok); n < 32 || n > 64 {
-		return errValidation("1 validation error detected: Value at 'clientRequestToken' failed to satisfy constraint: Member must have length between 32 and 64")
+	if c := lengthConstraint(len(tok), 32, 64); c != "" {
+		return errValidation("1 validation error detected: Value at 'clientRequestToken' failed to satisfy constraint: %s", c)
 	}
 	return nil
+}
+
+// lengthConstraint returns AWS's wording of the bound a length n breaks
+// (one message per bound, as AWS words them), or "" if n is in range.
+func lengthConstraint(n, lo, hi int) string {
+	switch {
+	case n < lo:
+		return fmt.Sprintf("Member must have length greater than or equal to %d", lo)
+	case n > hi:
+		return fmt.Sprintf("Member must have length less than or equal to %d", hi)
+	}
+	return ""
+}
+
+// valueConstraint is lengthConstraint for a number's value.
+func valueConstraint(v, lo, hi int64) string {
+	switch {
+	case v < lo:
+		return fmt.Sprintf("Member must have value greater than or equal to %d", lo)
+	case v > hi:
+		return fmt.Sprintf("Member must have value less than or equal to %d", hi)
+	}
+	return ""
 }
 
 // The checks below are split the way AWS splits them: the API model's
@@ -132,8 +162,8 @@ func stagesProblems(stages []string) []string {
 		return []string{"Value '[]' at 'versionStages' failed to satisfy constraint: Member must have length greater than or equal to 1"}
 	}
 	for _, st := range stages {
-		if len(st) < 1 || len(st) > 256 {
-			return []string{"Value at 'versionStages' failed to satisfy constraint: Member must have length between 1 and 256"}
+		if c := lengthConstraint(len(st), 1, 256); c != "" {
+			return []string{"Value at 'versionStages' failed to satisfy constraint: " + c}
 		}
 	}
 	return nil
@@ -145,8 +175,8 @@ func tokenProblems(tok *string) []string {
 	if tok == nil || *tok == "" {
 		return nil // the SDK fills one in
 	}
-	if n := len(*tok); n < 32 || n > 64 {
-		return []string{"Value at 'clientRequestToken' failed to satisfy constraint: Member must have length between 32 and 64"}
+	if c := lengthConstraint(len(*tok), 32, 64); c != "" {
+		return []string{"Value at 'clientRequestToken' failed to satisfy constraint: " + c}
 	}
 	return nil
 }
@@ -320,13 +350,11 @@ func (f *Fake) CreateSecret(ctx context.Context, in *secretsmanager.CreateSecret
 	if err != nil {
 		return nil, err
 	}
-	for _, s := range f.secrets {
-		if s.Name == name {
-			if s.deleted() {
-				return nil, errInvalidRequest("You can't create this secret because a secret with this name is already scheduled for deletion.")
-			}
-			return nil, errResourceExists("The operation failed because the secret %s already exists.", name)
+	if s := f.byName[name]; s != nil {
+		if s.deleted() {
+			return nil, errInvalidRequest("You can't create this secret because a secret with this name is already scheduled for deletion.")
 		}
+		return nil, errResourceExists("The operation failed because the secret %s already exists.", name)
 	}
 	s := &Secret{
 		ARN:             f.newARN(name),
@@ -349,7 +377,7 @@ func (f *Fake) CreateSecret(ctx context.Context, in *secretsmanager.CreateSecret
 		}
 		out.VersionId = aws.String(token)
 	}
-	f.secrets = append(f.secrets, s)
+	f.add(s)
 	return out, nil
 }
 
@@ -661,8 +689,8 @@ func (f *Fake) GetRandomPassword(ctx context.Context, in *secretsmanager.GetRand
 	}
 	if in.PasswordLength != nil {
 		n := *in.PasswordLength
-		if n < 1 || n > 4096 {
-			return nil, errValidation("1 validation error detected: Value '%d' at 'passwordLength' failed to satisfy constraint: Member must have value between 1 and 4096", n)
+		if c := valueConstraint(n, 1, 4096); c != "" {
+			return nil, errValidation("1 validation error detected: Value '%d' at 'passwordLength' failed to satisfy constraint: %s", n, c)
 		}
 		p.Length = int(n)
 	}
@@ -731,8 +759,8 @@ func paginate(n int, maxResults *int32, nextToken *string) ([2]int, *string, err
 	}
 	size := 100
 	if maxResults != nil {
-		if *maxResults < 1 || *maxResults > 100 {
-			return [2]int{}, nil, errValidation("1 validation error detected: Value '%d' at 'maxResults' failed to satisfy constraint: Member must have value between 1 and 100", *maxResults)
+		if c := valueConstraint(int64(*maxResults), 1, 100); c != "" {
+			return [2]int{}, nil, errValidation("1 validation error detected: Value '%d' at 'maxResults' failed to satisfy constraint: %s", *maxResults, c)
 		}
 		size = int(*maxResults)
 	}
@@ -746,30 +774,44 @@ func paginate(n int, maxResults *int32, nextToken *string) ([2]int, *string, err
 
 // ListSecrets lists secrets, with the API's filters, sorting and paging.
 func (f *Fake) ListSecrets(ctx context.Context, in *secretsmanager.ListSecretsInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretsOutput, error) {
-	f.begin("ListSecrets")
-	defer f.mu.Unlock()
 	if in == nil {
 		in = &secretsmanager.ListSecretsInput{}
 	}
-	var list []*Secret
+	// The model's limits are checked, and each filter value lower-cased,
+	// once and before the lock: a request cannot make the fake match a
+	// huge value against every secret while other callers wait.
+	q, err := compileFilters(in.Filters)
+	if err != nil {
+		f.begin("ListSecrets")
+		f.mu.Unlock()
+		return nil, err
+	}
+	f.begin("ListSecrets")
+	views := make([]secretView, 0, len(f.secrets))
 	for _, s := range f.secrets {
 		if s.deleted() && !aws.ToBool(in.IncludePlannedDeletion) {
 			continue
 		}
-		if !matchFilters(s, in.Filters) {
-			continue
+		views = append(views, viewOf(s, q.needTags))
+	}
+	f.mu.Unlock()
+
+	// Matching and sorting work on the snapshot, outside the lock.
+	list := views[:0]
+	for _, v := range views {
+		if q.match(&v) {
+			list = append(list, v)
 		}
-		list = append(list, s)
 	}
 	switch in.SortBy {
 	case "", types.SortByTypeCreatedDate:
 		// creation order
 	case types.SortByTypeName:
-		sort.SliceStable(list, func(i, j int) bool { return list[i].Name < list[j].Name })
+		sort.SliceStable(list, func(i, j int) bool { return list[i].name < list[j].name })
 	case types.SortByTypeLastAccessedDate:
-		sort.SliceStable(list, func(i, j int) bool { return list[i].LastAccessedDate.Before(list[j].LastAccessedDate) })
+		sort.SliceStable(list, func(i, j int) bool { return list[i].accessed.Before(list[j].accessed) })
 	case types.SortByTypeLastChangedDate:
-		sort.SliceStable(list, func(i, j int) bool { return list[i].LastChangedDate.Before(list[j].LastChangedDate) })
+		sort.SliceStable(list, func(i, j int) bool { return list[i].changed.Before(list[j].changed) })
 	default:
 		return nil, errValidation("1 validation error detected: Value '%s' at 'sortBy' failed to satisfy constraint: Member must satisfy enum value set", in.SortBy)
 	}
@@ -785,43 +827,157 @@ func (f *Fake) ListSecrets(ctx context.Context, in *secretsmanager.ListSecretsIn
 		return nil, err
 	}
 	out := &secretsmanager.ListSecretsOutput{NextToken: next}
-	for _, s := range list[page[0]:page[1]] {
-		out.SecretList = append(out.SecretList, listEntry(s))
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, v := range list[page[0]:page[1]] {
+		out.SecretList = append(out.SecretList, listEntry(v.s))
 	}
 	return out, nil
 }
 
-func matchFilters(s *Secret, filters []types.Filter) bool {
-	for _, flt := range filters {
-		ok := false
-		for _, want := range flt.Values {
-			neg := strings.HasPrefix(want, "!")
-			want = strings.TrimPrefix(want, "!")
-			m := false
-			has := func(v string) bool { return strings.HasPrefix(strings.ToLower(v), strings.ToLower(want)) }
-			switch flt.Key {
-			case types.FilterNameStringTypeName:
-				m = has(s.Name)
-			case types.FilterNameStringTypeDescription:
-				m = has(s.Description)
-			case types.FilterNameStringTypeTagKey:
-				for k := range s.Tags {
-					m = m || has(k)
-				}
-			case types.FilterNameStringTypeTagValue:
-				for _, v := range s.Tags {
-					m = m || has(v)
-				}
-			case types.FilterNameStringTypeAll:
-				m = has(s.Name) || has(s.Description)
-				for k, v := range s.Tags {
-					m = m || has(k) || has(v)
-				}
-			default:
-				m = true
+// secretView is what ListSecrets matches and sorts on, copied under the
+// lock.
+type secretView struct {
+	s                 *Secret
+	name, description string
+	tags              [][2]string // copied only when a filter looks at tags
+	accessed, changed time.Time
+}
+
+func viewOf(s *Secret, withTags bool) secretView {
+	v := secretView{s: s, name: s.Name, description: s.Description, accessed: s.LastAccessedDate, changed: s.LastChangedDate}
+	if withTags {
+		for k, val := range s.Tags {
+			v.tags = append(v.tags, [2]string{k, val})
+		}
+	}
+	return v
+}
+
+// Limits of ListSecrets' Filters, from the API model.
+const (
+	maxFilters          = 10
+	maxFilterValues     = 10
+	maxFilterValueLen   = 512
+	filterValuePattern  = `^\!?[a-zA-Z0-9 :_@\/\+\=\.\-\!]*$`
+	filterValueAlphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 :_@/+=.-!"
+)
+
+// filterValue is one compiled filter value.
+type filterValue struct {
+	neg   bool
+	value string   // as given, without the "!"
+	lower string   // lower-cased once
+	words []string // for "all": the value's words, lower-cased
+}
+
+type compiledFilter struct {
+	key    types.FilterNameStringType
+	values []filterValue
+}
+
+type filterQuery struct {
+	filters  []compiledFilter
+	needTags bool
+}
+
+// compileFilters checks filters against the model (ValidationException,
+// every problem at once, worded as AWS words them) and prepares them for
+// matching.
+func compileFilters(filters []types.Filter) (filterQuery, error) {
+	var q filterQuery
+	var problems []string
+	if c := lengthConstraint(len(filters), 0, maxFilters); c != "" {
+		problems = append(problems, "Value at 'filters' failed to satisfy constraint: "+c)
+	}
+	for i, flt := range filters {
+		if i >= maxFilters {
+			break
+		}
+		path := fmt.Sprintf("filters.%d.member", i+1)
+		if flt.Key != "" && !slices.Contains(flt.Key.Values(), flt.Key) {
+			problems = append(problems, fmt.Sprintf("Value '%s' at '%s.key' failed to satisfy constraint: Member must satisfy enum value set: [%s]", truncated(string(flt.Key)), path, strings.Join(enumStrings(flt.Key.Values()), ", ")))
+		}
+		if c := lengthConstraint(len(flt.Values), 1, maxFilterValues); c != "" && flt.Values != nil {
+			problems = append(problems, fmt.Sprintf("Value at '%s.values' failed to satisfy constraint: %s", path, c))
+		}
+		cf := compiledFilter{key: flt.Key}
+		for j, val := range flt.Values {
+			if j >= maxFilterValues {
+				break
 			}
-			if m != neg {
+			vpath := fmt.Sprintf("%s.values.%d.member", path, j+1)
+			if c := lengthConstraint(len(val), 0, maxFilterValueLen); c != "" {
+				problems = append(problems, fmt.Sprintf("Value at '%s' failed to satisfy constraint: %s", vpath, c))
+				continue
+			}
+			if !validFilterValue(val) {
+				problems = append(problems, fmt.Sprintf("Value '%s' at '%s' failed to satisfy constraint: Member must satisfy regular expression pattern: %s", val, vpath, filterValuePattern))
+				continue
+			}
+			fv := filterValue{neg: strings.HasPrefix(val, "!")}
+			fv.value = strings.TrimPrefix(val, "!")
+			fv.lower = strings.ToLower(fv.value)
+			if flt.Key == types.FilterNameStringTypeAll {
+				fv.words = strings.Fields(fv.lower)
+			}
+			cf.values = append(cf.values, fv)
+		}
+		switch flt.Key {
+		case types.FilterNameStringTypeTagKey, types.FilterNameStringTypeTagValue, types.FilterNameStringTypeAll:
+			q.needTags = true
+		}
+		q.filters = append(q.filters, cf)
+	}
+	if len(problems) > 0 {
+		return q, validationError(problems)
+	}
+	return q, nil
+}
+
+// validFilterValue reports whether v matches the model's pattern: an
+// optional leading "!", then letters, digits and " :_@/+=.-!".
+func validFilterValue(v string) bool {
+	for _, r := range strings.TrimPrefix(v, "!") {
+		if r > unicode.MaxASCII || !strings.ContainsRune(filterValueAlphabet, r) {
+			return false
+		}
+	}
+	return true
+}
+
+func enumStrings[T ~string](vs []T) []string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = string(v)
+	}
+	return out
+}
+
+// truncated shortens a value echoed in an error message.
+func truncated(s string) string {
+	const max = 64
+	if len(s) > max {
+		return s[:max] + "..."
+	}
+	return s
+}
+
+// match reports whether v passes every filter: a secret passes a filter
+// when one of its values matches (a "!" value matches when its prefix
+// does not). As the API reference describes, name, tag-key, tag-value,
+// primary-region and owning-service are case-sensitive prefix matches,
+// description is a prefix match that ignores case, and "all" splits the
+// value into words, each of which must begin (ignoring case) the name, the
+// description, a tag key or a tag value. The fake's secrets have no
+// primary region or owning service.
+func (q filterQuery) match(v *secretView) bool {
+	for _, flt := range q.filters {
+		ok := false
+		for _, fv := range flt.values {
+			if fv.matches(flt.key, v) != fv.neg {
 				ok = true
+				break
 			}
 		}
 		if !ok {
@@ -829,6 +985,49 @@ func matchFilters(s *Secret, filters []types.Filter) bool {
 		}
 	}
 	return true
+}
+
+func (fv filterValue) matches(key types.FilterNameStringType, v *secretView) bool {
+	switch key {
+	case types.FilterNameStringTypeName:
+		return strings.HasPrefix(v.name, fv.value)
+	case types.FilterNameStringTypeDescription:
+		return hasPrefixFold(v.description, fv.lower)
+	case types.FilterNameStringTypeTagKey:
+		for _, t := range v.tags {
+			if strings.HasPrefix(t[0], fv.value) {
+				return true
+			}
+		}
+		return false
+	case types.FilterNameStringTypeTagValue:
+		for _, t := range v.tags {
+			if strings.HasPrefix(t[1], fv.value) {
+				return true
+			}
+		}
+		return false
+	case types.FilterNameStringTypePrimaryRegion, types.FilterNameStringTypeOwningService:
+		return fv.value == ""
+	case types.FilterNameStringTypeAll:
+		for _, w := range fv.words {
+			found := hasPrefixFold(v.name, w) || hasPrefixFold(v.description, w)
+			for _, t := range v.tags {
+				found = found || hasPrefixFold(t[0], w) || hasPrefixFold(t[1], w)
+			}
+			if !found {
+				return false
+			}
+		}
+		return true
+	}
+	return true
+}
+
+// hasPrefixFold reports whether s begins with lowerPrefix, ignoring case;
+// lowerPrefix is already lower-case.
+func hasPrefixFold(s, lowerPrefix string) bool {
+	return len(s) >= len(lowerPrefix) && strings.EqualFold(s[:len(lowerPrefix)], lowerPrefix)
 }
 
 // DeleteSecret schedules a secret for deletion after a recovery window
@@ -850,8 +1049,7 @@ func (f *Fake) DeleteSecret(ctx context.Context, in *secretsmanager.DeleteSecret
 	}
 	out := &secretsmanager.DeleteSecretOutput{ARN: aws.String(s.ARN), Name: aws.String(s.Name)}
 	if force {
-		f.secrets = slices.DeleteFunc(f.secrets, func(x *Secret) bool { return x == s })
-		delete(f.issued, s.ARN)
+		f.remove(s)
 		out.DeletionDate = &now
 		return out, nil
 	}
@@ -867,6 +1065,7 @@ func (f *Fake) DeleteSecret(ctx context.Context, in *secretsmanager.DeleteSecret
 	}
 	s.DeletedDate = now
 	s.DeletionDate = now.Add(time.Duration(days) * 24 * time.Hour)
+	f.schedulePurge(s)
 	d := s.DeletionDate
 	out.DeletionDate = &d
 	return out, nil

@@ -338,8 +338,8 @@ func decodeInput(body []byte, o operation) (any, error) {
 	problems = append(problems, checkEnums(v, "")...)
 	if o.token {
 		if tok := v.FieldByName("ClientRequestToken"); !tok.IsNil() {
-			if n := tok.Elem().Len(); n < 32 || n > 64 {
-				problems = append(problems, "Value at 'clientRequestToken' failed to satisfy constraint: Member must have length between 32 and 64")
+			if c := lengthConstraint(tok.Elem().Len(), 32, 64); c != "" {
+				problems = append(problems, "Value at 'clientRequestToken' failed to satisfy constraint: "+c)
 			}
 		}
 	}
