@@ -124,13 +124,20 @@ func (p principal) checkUnprivileged(what string) error {
 	return nil
 }
 
+// stmt is a statement to run: in the session's database, or in master
+// (server permissions, through sqlInMaster).
+type stmt struct {
+	sql    string
+	master bool
+}
+
 // copyStatements returns the statements that give clone the server roles,
 // server permissions, database roles and database permissions base has,
 // in that order. Every statement is safe to repeat. It fails, copying
 // nothing, when a row cannot be copied faithfully: a clone with fewer
 // privileges than its base would fail the application after the switch.
-func copyStatements(base principal, clone string) ([]string, error) {
-	var out []string
+func copyStatements(base principal, clone string) ([]stmt, error) {
+	var out []stmt
 	for _, r := range base.serverRoles {
 		if strings.EqualFold(r, "public") {
 			continue
@@ -139,7 +146,7 @@ func copyStatements(base principal, clone string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, st)
+		out = append(out, stmt{sql: st})
 	}
 	for _, p := range base.serverPerms {
 		if p.Class != classServer {
@@ -152,7 +159,7 @@ func copyStatements(base principal, clone string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, st)
+		out = append(out, stmt{st, true})
 	}
 	for _, r := range base.dbRoles {
 		if strings.EqualFold(r, "public") {
@@ -162,7 +169,7 @@ func copyStatements(base principal, clone string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, st)
+		out = append(out, stmt{sql: st})
 	}
 	for _, p := range base.dbPerms {
 		if p.Class == classDatabase && p.Permission == "CONNECT" && p.State == "G" {
@@ -172,7 +179,7 @@ func copyStatements(base principal, clone string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, st)
+		out = append(out, stmt{sql: st})
 	}
 	return out, nil
 }

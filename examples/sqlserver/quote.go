@@ -78,6 +78,10 @@ const (
 	// contained user with a password). No row: no such user.
 	sqlAuthType = "SELECT authentication_type FROM sys.database_principals WHERE name = @p1"
 
+	// sqlInMaster runs the statement @p1 in master: server permissions
+	// can be granted only there, and the session stays in "dbname".
+	sqlInMaster = "EXEC master.sys.sp_executesql @p1"
+
 	// sqlLoginExists returns the name of the login @p1 if it exists.
 	sqlLoginExists = "SELECT name FROM sys.server_principals WHERE name = @p1 AND type IN ('S', 'U', 'G', 'E', 'X')"
 

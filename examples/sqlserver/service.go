@@ -219,7 +219,13 @@ func (u userService) SetPassword(ctx context.Context, req *strategy.SetPasswordR
 		}
 	}
 	for _, st := range stmts {
-		if err := s.exec(ctx, "copying a role membership or permission of the base user to the alternate", st); err != nil {
+		var err error
+		if st.master {
+			err = s.exec(ctx, "copying a server permission of the base login to the alternate (in master)", sqlInMaster, st.sql)
+		} else {
+			err = s.exec(ctx, "copying a role membership or permission of the base user to the alternate", st.sql)
+		}
+		if err != nil {
 			return err
 		}
 	}
