@@ -1,7 +1,7 @@
 // Package dbsecret parses and validates the database secrets AWS's rotation
-// templates use, for the PostgreSQL and MySQL/MariaDB examples, so that a
-// bad secret fails up front with a message naming the field instead of
-// deep inside a driver.
+// templates use, for the PostgreSQL, MySQL/MariaDB, SQL Server and Oracle
+// examples, so that a bad secret fails up front with a message naming the
+// field instead of deep inside a driver.
 //
 // # The secret format
 //
@@ -46,7 +46,7 @@
 // # Stability
 //
 // The API is small on purpose and shared by the postgres and mysql
-// examples: Parse and ParseAdmin, Secret (with TLSConfig), Family (with
+// examples (and the SQL Server and Oracle ones): Parse and ParseAdmin, Secret (with TLSConfig), Family (with
 // Engines, DefaultPort and DefaultPolicy), TLSMode, PolicyFromEnv,
 // TestRetryFromEnv, DefaultCAFiles, CAFilesFromEnv, ErrNoCABundle, and the Field*, Env* and
 // *ExcludedCharacters constants; and, for admin credentials, AdminPolicy
@@ -89,7 +89,17 @@ const (
 	// MySQL: MySQL, MariaDB and Aurora MySQL (one wire protocol and one
 	// account syntax; the rotator may still branch on Secret.Engine).
 	MySQL
+	// SQLServer: RDS for SQL Server (every edition) and self-managed SQL
+	// Server. "dbname" defaults to "master".
+	SQLServer
+	// Oracle: RDS for Oracle (every edition, CDB or not) and self-managed
+	// Oracle. "dbname" is the service name and is required.
+	Oracle
 )
+
+// families lists every Family, for the check that names the family an
+// engine belongs to.
+var families = []Family{PostgreSQL, MySQL, SQLServer, Oracle}
 
 // String returns the family's name.
 func (f Family) String() string {
@@ -98,6 +108,10 @@ func (f Family) String() string {
 		return "PostgreSQL"
 	case MySQL:
 		return "MySQL/MariaDB"
+	case SQLServer:
+		return "SQL Server"
+	case Oracle:
+		return "Oracle"
 	}
 	return "Family(" + strconv.Itoa(int(f)) + ")"
 }
@@ -110,17 +124,26 @@ func (f Family) Engines() []string {
 		return []string{"postgres", "postgresql", "aurora-postgresql"}
 	case MySQL:
 		return []string{"mysql", "mariadb", "aurora-mysql", "aurora"}
+	case SQLServer:
+		return []string{"sqlserver", "sqlserver-ee", "sqlserver-se", "sqlserver-ex", "sqlserver-web"}
+	case Oracle:
+		return []string{"oracle", "oracle-ee", "oracle-se2", "oracle-ee-cdb", "oracle-se2-cdb"}
 	}
 	return nil
 }
 
-// DefaultPort returns the family's default port: 5432 or 3306.
+// DefaultPort returns the family's default port: 5432, 3306, 1433 or
+// 1521.
 func (f Family) DefaultPort() int {
 	switch f {
 	case PostgreSQL:
 		return 5432
 	case MySQL:
 		return 3306
+	case SQLServer:
+		return 1433
+	case Oracle:
+		return 1521
 	}
 	return 0
 }
@@ -160,7 +183,8 @@ type Secret struct {
 	Username string
 	Password string
 	// DBName is the database to connect to: the "dbname" field, or
-	// "postgres" for PostgreSQL when absent, or "" for MySQL.
+	// "postgres" for PostgreSQL and "master" for SQL Server when absent,
+	// or "" for MySQL; for Oracle, the service name (required).
 	DBName string
 	// MasterARN names the admin secret (an ARN or a name), or "".
 	MasterARN string
@@ -198,7 +222,7 @@ func Parse(s *rotation.Secret, f Family) (*Secret, error) {
 	}
 	out.Engine = strings.ToLower(strings.TrimSpace(engine))
 	if !slices.Contains(engines, out.Engine) {
-		for _, other := range []Family{PostgreSQL, MySQL} {
+		for _, other := range families {
 			if other != f && slices.Contains(other.Engines(), out.Engine) {
 				return nil, fieldErr(FieldEngine, "is %q, a %s engine, but this function rotates %s (want one of %s)", out.Engine, other, f, strings.Join(engines, ", "))
 			}
@@ -250,6 +274,10 @@ func Parse(s *rotation.Secret, f Family) (*Secret, error) {
 		out.DBName = db
 	case f == PostgreSQL:
 		out.DBName = "postgres" // the AWS template's default
+	case f == SQLServer:
+		out.DBName = "master" // the AWS template's default
+	case f == Oracle:
+		return nil, fieldErr(FieldDBName, "is required for Oracle: the service name to connect to (ORCL for an RDS instance created with the default database name)")
 	}
 
 	if out.MasterARN, _, err = s.Lookup(FieldMasterARN); err != nil {

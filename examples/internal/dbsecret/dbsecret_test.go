@@ -113,7 +113,7 @@ func TestParseErrors(t *testing.T) {
 		want  string
 	}{
 		{"missing engine", with(base(), "engine", nil), PostgreSQL, "engine", "is missing"},
-		{"unknown engine", with(base(), "engine", "oracle"), PostgreSQL, "engine", "postgres, postgresql, aurora-postgresql"},
+		{"unknown engine", with(base(), "engine", "db2"), PostgreSQL, "engine", "postgres, postgresql, aurora-postgresql"},
 		{"wrong family", with(base(), "engine", "mysql"), PostgreSQL, "engine", "a MySQL/MariaDB engine, but this function rotates PostgreSQL"},
 		{"postgres to mysql", base(), MySQL, "engine", "rotates MySQL/MariaDB"},
 		{"missing host", with(base(), "host", nil), PostgreSQL, "host", "is missing"},
@@ -158,7 +158,7 @@ func TestParseErrors(t *testing.T) {
 			if !strings.Contains(msg, tc.want) {
 				t.Errorf("error %q lacks %q", msg, tc.want)
 			}
-			for _, v := range []string{pw, "db.example.com", "fivefour", "oracle", "bogus", "cluster-ro-abc", "yes please"} {
+			for _, v := range []string{pw, "db.example.com", "fivefour", "db2", "bogus", "cluster-ro-abc", "yes please"} {
 				if strings.Contains(msg, v) {
 					t.Errorf("error %q quotes the value %q", msg, v)
 				}
@@ -354,5 +354,42 @@ func TestCAFilesFromEnv(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "missing.pem")
 	if _, err := CAFilesFromEnv(env(caA+","+missing), "CA_LIST", ","); !errors.Is(err, ErrNoCABundle) || !strings.Contains(err.Error(), "CA_LIST") {
 		t.Errorf("missing bundle: %v, want ErrNoCABundle naming CA_LIST", err)
+	}
+}
+
+// TestParseSQLServerOracle covers the SQL Server and Oracle families: the
+// defaults AWS's templates use, the required Oracle service name, and a
+// secret of one family refused by the other naming the family.
+func TestParseSQLServerOracle(t *testing.T) {
+	ss, err := Parse(rotation.NewString(`{"engine":"sqlserver-se","host":"db.example.com","username":"app","password":"pw-0123456789"}`), SQLServer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ss.Port != 1433 || ss.DBName != "master" || ss.TLS != TLSVerifyFull {
+		t.Errorf("SQL Server defaults: port %d, dbname %q, tls %q; want 1433, master, verify-full", ss.Port, ss.DBName, ss.TLS)
+	}
+	ora, err := Parse(rotation.NewString(`{"engine":"oracle-ee","host":"db.example.com","username":"app","password":"pw-0123456789","dbname":"ORCL"}`), Oracle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ora.Port != 1521 || ora.DBName != "ORCL" {
+		t.Errorf("Oracle defaults: port %d, dbname %q; want 1521, ORCL", ora.Port, ora.DBName)
+	}
+	_, err = Parse(rotation.NewString(`{"engine":"oracle","host":"db.example.com","username":"app","password":"pw-0123456789"}`), Oracle)
+	if !errors.Is(err, rotation.ErrInvalidSecret) || !strings.Contains(err.Error(), `"dbname"`) {
+		t.Errorf("Oracle without dbname: %v; want an invalid-secret error naming dbname", err)
+	}
+	_, err = Parse(rotation.NewString(`{"engine":"sqlserver","host":"db.example.com","username":"app","password":"pw-0123456789"}`), Oracle)
+	if err == nil || !strings.Contains(err.Error(), "a SQL Server engine") {
+		t.Errorf("SQL Server secret given to the Oracle rotator: %v; want an error naming SQL Server", err)
+	}
+	for f, want := range map[Family]string{SQLServer: SQLServerExcludedCharacters, Oracle: OracleExcludedCharacters} {
+		p := f.DefaultPolicy()
+		if p.ExcludeCharacters != want || p.Validate() != nil {
+			t.Errorf("%v default policy: %+v", f, p)
+		}
+		if !strings.Contains(p.ExcludeCharacters, `"`) {
+			t.Errorf("%v default policy allows '\"'", f)
+		}
 	}
 }

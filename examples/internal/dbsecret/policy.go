@@ -28,14 +28,31 @@ import (
 // The MySQL set is the AWS templates' default (/@"'\ plus space); MySQL
 // clients split DSNs at the first ':' of user:password, so a ':' inside
 // the password is safe there.
+//
+// SQL Server passwords reach the server as bound parameters, so the
+// exclusions are for connection strings only: ADO.NET and ODBC strings
+// end a value at ';' and quote with '{' '}' or quotes, and '=' separates
+// keys from values; URL DSNs split at '/', '@', ':' and '?'.
+//
+// Oracle passwords cannot be bound in ALTER USER: they are sent quoted as
+// "..." (Oracle's rule), which cannot hold '"', so '"' must stay excluded
+// (the Oracle rotator refuses a policy that allows it). Only the
+// punctuation that Oracle tools accept unquoted in user/password@service
+// strings and EZConnect URLs is kept: '#', '_', '-', '.', '+' and '!'.
 const (
 	PostgreSQLExcludedCharacters = ` /@"'\:`
 	MySQLExcludedCharacters      = ` /@"'\`
+	SQLServerExcludedCharacters  = ` /@"'\:;={}?`
+	OracleExcludedCharacters     = ` "$%&'()*,/:;<=>?@[\]^` + "`{|}~"
 )
 
 // DefaultPolicy returns the family's default password policy: 32
-// characters of letters, digits and punctuation, at least one of each,
-// without the family's excluded characters.
+// characters (30 for Oracle, the most its password verifiers accept
+// before 23ai) of letters, digits and punctuation, at least one of each,
+// without the family's excluded characters. The SQL Server policy meets
+// CHECK_POLICY's complexity rule (8 to 128 characters from three of four
+// classes); the Oracle one meets ORA12C_VERIFY_FUNCTION's (at least 8
+// characters, a letter and a digit).
 func (f Family) DefaultPolicy() rotation.PasswordPolicy {
 	p := rotation.PasswordPolicy{Length: 32}
 	switch f {
@@ -43,6 +60,11 @@ func (f Family) DefaultPolicy() rotation.PasswordPolicy {
 		p.ExcludeCharacters = PostgreSQLExcludedCharacters
 	case MySQL:
 		p.ExcludeCharacters = MySQLExcludedCharacters
+	case SQLServer:
+		p.ExcludeCharacters = SQLServerExcludedCharacters
+	case Oracle:
+		p.Length = 30
+		p.ExcludeCharacters = OracleExcludedCharacters
 	}
 	return p
 }
@@ -51,7 +73,7 @@ func (f Family) DefaultPolicy() rotation.PasswordPolicy {
 // use, so an existing function's configuration carries over.
 const (
 	EnvExcludeCharacters       = "EXCLUDE_CHARACTERS"         // replaces the family's excluded characters
-	EnvPasswordLength          = "PASSWORD_LENGTH"            // 1..4096, default 32
+	EnvPasswordLength          = "PASSWORD_LENGTH"            // 1..4096, default 32 (Oracle 30)
 	EnvExcludeNumbers          = "EXCLUDE_NUMBERS"            // true/false
 	EnvExcludePunctuation      = "EXCLUDE_PUNCTUATION"        // true/false
 	EnvExcludeUppercase        = "EXCLUDE_UPPERCASE"          // true/false
