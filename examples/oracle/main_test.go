@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/rotationkit/rotation"
-	"github.com/rotationkit/rotation/rotationtest"
+	"github.com/rotationkit/rotation/localsm"
 )
 
 func TestLoadSettings(t *testing.T) {
@@ -77,7 +77,7 @@ func TestCreateRefusesBadSecrets(t *testing.T) {
 		{"long user", `{"engine":"oracle","host":"h","username":"` + strings.Repeat("u", 129) + `","password":"p","dbname":"ORCL"}`, "username"},
 	} {
 		for _, md := range []mode{modeSingle, modeAlternating} {
-			r, err := newRotator(rotationtest.New(rotationtest.Options{}), testSettings(t, ca, m, md))
+			r, err := newRotator(localsm.New(localsm.Options{}), testSettings(t, ca, m, md))
 			if err != nil {
 				t.Fatal(err)
 			}

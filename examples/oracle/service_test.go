@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"slices"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -16,7 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/rotationkit/rotation"
 	"github.com/rotationkit/rotation/examples/internal/dbsecret"
-	"github.com/rotationkit/rotation/rotationtest"
+	"github.com/rotationkit/rotation/localsm"
 )
 
 const functionARN = "arn:aws:lambda:us-east-1:123456789012:function:oracle-rotation"
@@ -41,17 +41,17 @@ func (b *syncBuffer) String() string {
 // rig is the fake Secrets Manager invoking the function's handler in
 // memory, with the model as the server.
 type rig struct {
-	fake *rotationtest.Fake
+	fake *localsm.Fake
 	logs *syncBuffer
 	arn  string
 }
 
-func newRig(t *testing.T, s settings, others map[string]string, versions ...rotationtest.Version) *rig {
+func newRig(t *testing.T, s settings, others map[string]string, versions ...localsm.Version) *rig {
 	t.Helper()
 	r := &rig{logs: &syncBuffer{}}
 	var h *rotation.Handler
-	r.fake = rotationtest.New(rotationtest.Options{
-		Invoker: rotationtest.InvokerFunc(func(ctx context.Context, _ string, ev events.SecretsManagerSecretRotationEvent) error {
+	r.fake = localsm.New(localsm.Options{
+		Invoker: localsm.InvokerFunc(func(ctx context.Context, _ string, ev events.SecretsManagerSecretRotationEvent) error {
 			return h.Handle(ctx, ev)
 		}),
 	})
@@ -67,7 +67,7 @@ func newRig(t *testing.T, s settings, others map[string]string, versions ...rota
 			t.Fatal(err)
 		}
 	}
-	if err := r.fake.Seed(rotationtest.Secret{Name: "app/oracle", Versions: versions}); err != nil {
+	if err := r.fake.Seed(localsm.Secret{Name: "app/oracle", Versions: versions}); err != nil {
 		t.Fatal(err)
 	}
 	sec, _ := r.fake.Secret("app/oracle")
@@ -89,8 +89,8 @@ func (r *rig) current(t *testing.T) *rotation.Secret {
 	return rotation.NewString(aws.ToString(out.SecretString))
 }
 
-func version(id, value string, stages ...string) rotationtest.Version {
-	return rotationtest.Version{ID: id, SecretString: aws.String(value), Stages: stages}
+func version(id, value string, stages ...string) localsm.Version {
+	return localsm.Version{ID: id, SecretString: aws.String(value), Stages: stages}
 }
 
 // TestReplaceIsTheOneThatLoggedIn: when AWSCURRENT no longer logs in but

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/rotationkit/rotation"
-	"github.com/rotationkit/rotation/rotationtest"
+	"github.com/rotationkit/rotation/localsm"
 )
 
 func TestLoadSettings(t *testing.T) {
@@ -61,7 +61,7 @@ func TestCreateRefusesBadSecrets(t *testing.T) {
 			if md == modeAlternating && tc.name == "masterarn without ALLOWED_USERS" {
 				continue
 			}
-			r, err := newRotator(rotationtest.New(rotationtest.Options{}), testSettings(t, ca, m, md))
+			r, err := newRotator(localsm.New(localsm.Options{}), testSettings(t, ca, m, md))
 			if err != nil {
 				t.Fatal(err)
 			}
