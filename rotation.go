@@ -18,7 +18,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
-	"github.com/aws/smithy-go"
 )
 
 // Client is the part of the Secrets Manager API a Handler uses. The method
@@ -81,8 +80,10 @@ type Finisher interface {
 // reading the version after the failed write: Discard is called when the
 // version holds another value, or holds none and the service refused the
 // write; never when the version holds this value, nor when the outcome is
-// unknown (a timeout or server fault, after which the value may still
-// land). It must be idempotent.
+// unknown (a timeout, a server fault or an error that followed a retry,
+// after which the value may still land). The Handler makes its own writes
+// with the SDK's retries off, so that every error it judges describes one
+// attempt. It must be idempotent.
 type Discarder interface {
 	Discard(ctx context.Context, req *DiscardRequest) error
 }
@@ -508,21 +509,6 @@ func (h *Handler) create(ctx context.Context, e event) (outcome, error) {
 	return "", fmt.Errorf("PutSecretValue: %w", err)
 }
 
-// put writes the pending value.
-func (h *Handler) put(ctx context.Context, in *secretsmanager.PutSecretValueInput) error {
-	_, err := h.client.PutSecretValue(ctx, in)
-	return err
-}
-
-// definitelyRejected reports whether err is the service's answer that a
-// request was refused (a client fault such as throttling or validation),
-// as opposed to a transport error, a timeout or a server fault, after
-// which the request may still have taken effect.
-func definitelyRejected(err error) bool {
-	var ae smithy.APIError
-	return errors.As(err, &ae) && ae.ErrorFault() == smithy.FaultClient
-}
-
 // discard tells a Discarder that a created value was never stored.
 func (h *Handler) discard(ctx context.Context, e event, cur, v *Secret) error {
 	d, ok := h.rotator.(Discarder)
@@ -627,8 +613,8 @@ func (h *Handler) finish(ctx context.Context, e event) (outcome, error) {
 		if holder, ok := v.Holder(StageCurrent); ok {
 			in.RemoveFromVersionId = aws.String(holder)
 		}
-		if _, err := h.client.UpdateSecretVersionStage(ctx, in); err != nil {
-			return "", fmt.Errorf("UpdateSecretVersionStage: %w", err)
+		if err := h.moveCurrent(ctx, e, in); err != nil {
+			return "", err
 		}
 		out = outcomeDone
 	}
