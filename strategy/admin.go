@@ -61,7 +61,7 @@ func (a *Admin) Fetch(ctx context.Context, secret *rotation.Secret) (*rotation.S
 		return nil, fmt.Errorf("admin secret %q (field %q): %w: it is binary, want a JSON object", id, a.field(), rotation.ErrInvalidSecret)
 	}
 	admin := rotation.NewString(*out.SecretString)
-	if err := admin.Valid(); err != nil {
+	if err := admin.Validate(); err != nil {
 		return nil, fmt.Errorf("admin secret %q (field %q): %w", id, a.field(), err)
 	}
 	match := a.MatchFields

@@ -141,11 +141,15 @@ func (a *AlternatingUsers) pair(user string) (base, other string, err error) {
 
 // Create returns the current value with the other user and a new password.
 func (a *AlternatingUsers) Create(ctx context.Context, req *rotation.CreateRequest) (*rotation.CreateResponse, error) {
-	user, err := req.Current.Get(a.userField())
+	cur, err := req.Current(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := req.Current.Get(a.Admin.field()); err != nil {
+	user, err := cur.Get(a.userField())
+	if err != nil {
+		return nil, err
+	}
+	if _, err := cur.Get(a.Admin.field()); err != nil {
 		return nil, err
 	}
 	_, other, err := a.pair(user)
@@ -156,7 +160,7 @@ func (a *AlternatingUsers) Create(ctx context.Context, req *rotation.CreateReque
 	if err != nil {
 		return nil, err
 	}
-	p, err := req.Current.With(map[string]any{a.userField(): other, a.passwordField(): pw})
+	p, err := cur.With(map[string]any{a.userField(): other, a.passwordField(): pw})
 	if err != nil {
 		return nil, err
 	}

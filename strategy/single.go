@@ -107,14 +107,18 @@ func (s *SingleUser) usernameField() string { return orDefault(s.UsernameField, 
 
 // Create returns the current value with a new password.
 func (s *SingleUser) Create(ctx context.Context, req *rotation.CreateRequest) (*rotation.CreateResponse, error) {
-	if err := req.Current.Valid(); err != nil {
+	cur, err := req.Current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := cur.Validate(); err != nil {
 		return nil, err
 	}
 	pw, err := s.Policy.Generate()
 	if err != nil {
 		return nil, err
 	}
-	p, err := req.Current.With(map[string]any{s.passwordField(): pw})
+	p, err := cur.With(map[string]any{s.passwordField(): pw})
 	if err != nil {
 		return nil, err
 	}

@@ -264,11 +264,15 @@ func (r singleUser) pick(s *rotation.Secret) (*strategy.SingleUser, error) {
 // checks ALLOWED_USERS first, so a user not listed fails before anything
 // is written.
 func (r singleUser) Create(ctx context.Context, req *rotation.CreateRequest) (*rotation.CreateResponse, error) {
-	cur, err := parseSecret(req.Current)
+	current, err := req.Current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := parseSecret(current)
 	if err != nil {
 		return nil, fmt.Errorf("current value: %w", err)
 	}
-	s, err := r.pick(req.Current)
+	s, err := r.pick(current)
 	if err != nil {
 		return nil, err
 	}
@@ -304,7 +308,11 @@ type alternating struct{ *strategy.AlternatingUsers }
 // Create returns the current value with the other user and a new
 // password.
 func (a alternating) Create(ctx context.Context, req *rotation.CreateRequest) (*rotation.CreateResponse, error) {
-	if _, err := parseSecret(req.Current); err != nil {
+	cur, err := req.Current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := parseSecret(cur); err != nil {
 		return nil, fmt.Errorf("current value: %w", err)
 	}
 	resp, err := a.AlternatingUsers.Create(ctx, req)

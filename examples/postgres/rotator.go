@@ -222,8 +222,12 @@ func (s *singleUser) adminFor(v *rotation.Secret) (*strategy.SingleUser, bool, e
 }
 
 func (s *singleUser) Create(ctx context.Context, req *rotation.CreateRequest) (*rotation.CreateResponse, error) {
+	cur, err := req.Current(ctx)
+	if err != nil {
+		return nil, err
+	}
 	// Refuse up front, before a pending value exists.
-	if _, _, err := s.adminFor(req.Current); err != nil {
+	if _, _, err := s.adminFor(cur); err != nil {
 		return nil, err
 	}
 	return s.own.Create(ctx, req)
@@ -261,7 +265,11 @@ func (v *validating) Validate() error {
 }
 
 func (v *validating) Create(ctx context.Context, req *rotation.CreateRequest) (*rotation.CreateResponse, error) {
-	if _, err := dbsecret.Parse(req.Current, dbsecret.PostgreSQL); err != nil {
+	cur, err := req.Current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := dbsecret.Parse(cur, dbsecret.PostgreSQL); err != nil {
 		return nil, fmt.Errorf("the AWSCURRENT value: %w", err)
 	}
 	resp, err := v.next.Create(ctx, req)

@@ -45,7 +45,7 @@ func parseAdmin(admin *rotation.Secret, target *Secret, f Family) (*Secret, erro
 	if admin == nil {
 		return nil, fmt.Errorf("%w: no secret", rotation.ErrInvalidSecret)
 	}
-	if err := admin.Valid(); err != nil {
+	if err := admin.Validate(); err != nil {
 		return nil, err
 	}
 	out := *target
