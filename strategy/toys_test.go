@@ -97,7 +97,7 @@ func (d *passwordDB) Change(ctx context.Context, req *strategy.ChangeRequest) er
 		return fmt.Errorf("user %q: %w", target, errNoUser)
 	}
 	by := ""
-	if req.Admin {
+	if req.LoginIsAdmin {
 		admin, err := d.loginLocked(d.admins, req.Login)
 		if err != nil {
 			return fmt.Errorf("admin login: %w", err)
@@ -190,7 +190,7 @@ func (d *userDB) Test(ctx context.Context, s *rotation.Secret) error {
 
 // SetPassword implements strategy.UserService.
 func (d *userDB) SetPassword(ctx context.Context, req *strategy.SetPasswordRequest) error {
-	host, admin, adminPw, err := creds(req.Admin)
+	host, admin, adminPw, err := creds(req.Login)
 	if err != nil {
 		return fmt.Errorf("admin credential: %w", err)
 	}

@@ -206,21 +206,21 @@ func newRotator(client strategy.SecretReader, s settings) (rotation.Rotator, err
 	// adminConfig.adminSecret, which also accepts RDS-managed master
 	// secrets that hold no host (with DB_ADMIN_ENDPOINT); the strategy's
 	// own match would not.
-	admin := strategy.Admin{Client: client, Field: dbsecret.FieldMasterARN, MatchFields: []string{}}
+	admin := strategy.AdminSecret{Client: client, Field: dbsecret.FieldMasterARN, SkipFieldMatch: true}
 	switch s.mode {
 	case modeSingle:
 		svc := passwordService{c: c}
 		r := singleUser{self: &strategy.SingleUser{Service: svc, Policy: s.policy}, allowed: s.allowedUsers}
 		if len(s.allowedUsers) > 0 {
-			r.admin = &strategy.SingleUser{Service: svc, Policy: s.policy, Admin: &admin, AllowedUsers: s.allowedUsers}
+			r.admin = &strategy.SingleUser{Service: svc, Policy: s.policy, AdminSecret: &admin, AllowedUsers: s.allowedUsers}
 		}
 		return r, nil
 	case modeAlternating, modePrecreated:
 		a := &strategy.AlternatingUsers{
-			Service: userService{c: c, precreated: s.mode == modePrecreated},
-			Admin:   admin,
-			Policy:  s.policy,
-			Suffix:  s.suffix,
+			Service:     userService{c: c, precreated: s.mode == modePrecreated},
+			AdminSecret: admin,
+			Policy:      s.policy,
+			Suffix:      s.suffix,
 			// No static MaxNameLength: the limit depends on the server
 			// (MySQL 32, MariaDB 80 or 128), which setSecret asks.
 			MatchFields: []string{dbsecret.FieldEngine, dbsecret.FieldHost, dbsecret.FieldPort, dbsecret.FieldDBName, dbsecret.FieldMasterARN},

@@ -35,7 +35,7 @@ func (p passwordService) Change(ctx context.Context, req *strategy.ChangeRequest
 		return fmt.Errorf("pending value: %w", err)
 	}
 	var login *dbsecret.Secret
-	if req.Admin {
+	if req.LoginIsAdmin {
 		login, err = p.c.adminSecret(req.Login, pending)
 	} else {
 		login, err = parseSecret(req.Login)
@@ -45,13 +45,13 @@ func (p passwordService) Change(ctx context.Context, req *strategy.ChangeRequest
 	}
 	s, err := p.c.open(ctx, login, false)
 	if err != nil {
-		if req.Admin {
+		if req.LoginIsAdmin {
 			return fmt.Errorf("admin: %w", err)
 		}
 		return err
 	}
 	defer s.close()
-	if req.Admin {
+	if req.LoginIsAdmin {
 		hosts, err := s.hosts(ctx, pending.Username)
 		if err != nil {
 			return err
@@ -125,7 +125,7 @@ func (u userService) SetPassword(ctx context.Context, req *strategy.SetPasswordR
 	if pending.Username != req.User {
 		return fmt.Errorf("%w: field %q of the pending value is not the user to change", strategy.ErrUserMismatch, dbsecret.FieldUsername)
 	}
-	admin, err := u.c.adminSecret(req.Admin, pending)
+	admin, err := u.c.adminSecret(req.Login, pending)
 	if err != nil {
 		return err
 	}

@@ -165,7 +165,7 @@ func TestSingleAdminNeedsAllowedUsers(t *testing.T) {
 	if err := v.Validate(); err != nil {
 		t.Errorf("Validate: %v", err)
 	}
-	bad := &validating{next: &singleUser{own: &strategy.SingleUser{Service: &service{}}, withAdmin: &strategy.SingleUser{Service: &service{}, Admin: &strategy.Admin{Client: oneSecret("{}")}}}}
+	bad := &validating{next: &singleUser{own: &strategy.SingleUser{Service: &service{}}, withAdmin: &strategy.SingleUser{Service: &service{}, AdminSecret: &strategy.AdminSecret{Client: oneSecret("{}")}}}}
 	if _, err := rotation.New(rotationtest.New(rotationtest.Options{}), bad); err == nil || !strings.Contains(err.Error(), "AllowedUsers") {
 		t.Errorf("rotation.New with an admin and no AllowedUsers: %v", err)
 	}

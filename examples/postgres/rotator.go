@@ -158,19 +158,19 @@ func newRotator(c config, sm strategy.SecretReader) (rotation.Rotator, error) {
 	// never from the rotated secret alone. Admin secrets without a host
 	// (RDS-managed master secrets), which the strategy's default match on
 	// "host" would refuse, are accepted when DB_ADMIN_ENDPOINT pins it.
-	admin := strategy.Admin{Client: sm, Field: dbsecret.FieldMasterARN, MatchFields: []string{}}
+	admin := strategy.AdminSecret{Client: sm, Field: dbsecret.FieldMasterARN, SkipFieldMatch: true}
 	var r rotation.Rotator
 	switch c.mode {
 	case ModeSingle:
 		s := &singleUser{own: &strategy.SingleUser{Service: svc, Policy: c.policy}}
 		if len(c.allowedUsers) > 0 {
-			s.withAdmin = &strategy.SingleUser{Service: svc, Policy: c.policy, Admin: &admin, AllowedUsers: c.allowedUsers}
+			s.withAdmin = &strategy.SingleUser{Service: svc, Policy: c.policy, AdminSecret: &admin, AllowedUsers: c.allowedUsers}
 		}
 		r = s
 	case ModeAlternating, ModeAlternatingPrecreated:
 		a := &strategy.AlternatingUsers{
 			Service:       svc,
-			Admin:         admin,
+			AdminSecret:   admin,
 			Policy:        c.policy,
 			Suffix:        c.suffix,
 			MaxNameLength: maxIdentifierBytes, // counted in characters there; bytes are checked below

@@ -21,7 +21,7 @@ import (
 // ignores case); an "engine" it names must belong to family f. Errors
 // wrap rotation.ErrInvalidSecret, say "admin secret" and name the field.
 //
-// Use it with strategy.Admin{MatchFields: []string{}}: the strategy's own
+// Use it with strategy.AdminSecret{SkipFieldMatch: true}: the strategy's own
 // match (default ["host"]) would refuse admin secrets without a host.
 //
 // ParseAdmin lets the rotated secret choose where the admin credential
