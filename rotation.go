@@ -193,9 +193,11 @@ type FinishResponse struct{}
 // Options configure a Handler.
 type Options struct {
 	// Logger receives one record per step (step, secret ARN, version,
-	// duration and outcome) and one per testSecret retry. Never a secret
-	// value, the RotationToken or an error's text (errors are returned, and
-	// Lambda logs them). Nil discards.
+	// duration and outcome) and one per testSecret retry, each logged with
+	// the invocation's context, so a handler that reads the context (such
+	// as aws-lambda-go's lambdacontext.NewLogHandler) can add the request
+	// id. Never a secret value, the RotationToken or an error's text
+	// (errors are returned, and Lambda logs them). Nil discards.
 	Logger *slog.Logger
 
 	// TestAttempts is how many times testSecret tries the pending value

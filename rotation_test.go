@@ -1682,7 +1682,6 @@ func TestRotatorErrorsAreScrubbed(t *testing.T) {
 	}
 }
 
-
 type nilErr struct{ msg *string }
 
 func (e *nilErr) Error() string { return *e.msg } // panics on a nil receiver

@@ -516,7 +516,6 @@ func TestParseStep(t *testing.T) {
 	}
 }
 
-
 func TestStepErrorText(t *testing.T) {
 	cause := errors.New("boom")
 	e := &rotation.StepError{Step: rotation.StepSet, SecretARN: "arn:x", VersionID: "v1", Err: cause}
