@@ -124,20 +124,11 @@ func (d *passwordDB) password(user string) string {
 	return d.users[user]
 }
 
-func (d *passwordDB) setPassword(user, pw string) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.users[user] = pw
-}
-
 func (d *passwordDB) changeLog() []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return slices.Clone(d.changes)
 }
-
-// probe authenticates s as a client would.
-func (d *passwordDB) probe(ctx context.Context, s *rotation.Secret) error { return d.Test(ctx, s) }
 
 // dbUser is a user of userDB.
 type dbUser struct {

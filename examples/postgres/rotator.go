@@ -38,12 +38,6 @@ const (
 	// envAllowedUsers lists the users the admin may change in single-user
 	// mode; required when a secret names an admin secret (masterarn).
 	envAllowedUsers = dbsecret.EnvAllowedUsers
-	// envAdminEndpoint pins the server the admin credential is sent to
-	// when the admin secret names no host (host:port).
-	envAdminEndpoint = dbsecret.EnvAdminEndpoint
-	// envAdminAllowPlaintext, for tests against a local server only, lets
-	// the admin connection follow the secrets' TLS settings.
-	envAdminAllowPlaintext = dbsecret.EnvAdminAllowPlaintext
 	// envAllowMD5 accepts md5 password authentication besides
 	// SCRAM-SHA-256 (and then does not require channel binding).
 	envAllowMD5 = "DB_ALLOW_MD5"
