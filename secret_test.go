@@ -384,7 +384,7 @@ func mustString(t *testing.T, s *rotation.Secret) string {
 	return v
 }
 
-func TestSecretValid(t *testing.T) {
+func TestSecretValidate(t *testing.T) {
 	cases := map[string]bool{
 		`{}`:                true,
 		`{"a":1}`:           true,
