@@ -71,7 +71,7 @@ func Diagnose(ctx context.Context, c DiagnoseClient, secretID string) (*Diagnosi
 	if err != nil {
 		return nil, fmt.Errorf("DescribeSecret: %w", err)
 	}
-	v := Versions(out.VersionIdsToStages)
+	v := versions(out.VersionIdsToStages)
 	d := &Diagnosis{SecretARN: aws.ToString(out.ARN), RotationEnabled: aws.ToBool(out.RotationEnabled)}
 	d.Current, _ = v.Holder(StageCurrent)
 	d.Previous, _ = v.Holder(StagePrevious)

@@ -73,17 +73,24 @@
 // # A minimal main
 //
 //	func main() {
+//		logger := lambdacontext.NewLogger() // request id on every record
 //		cfg, err := config.LoadDefaultConfig(context.Background())
 //		if err != nil {
-//			log.Fatal(err)
+//			logger.Error("loading the AWS configuration", "error", err)
+//			os.Exit(1)
 //		}
 //		h, err := rotation.New(secretsmanager.NewFromConfig(cfg), myRotator{},
-//			func(o *rotation.Options) { o.Logger = slog.Default() })
+//			func(o *rotation.Options) { o.Logger = logger })
 //		if err != nil {
-//			log.Fatal(err)
+//			logger.Error("building the rotation handler", "error", err)
+//			os.Exit(1)
 //		}
 //		lambda.Start(h.Handle)
 //	}
+//
+// The Handler logs with the invocation's context, so a logger from
+// aws-lambda-go's lambdacontext.NewLogger puts the request id on every
+// record and takes its level from the function's logging configuration.
 //
 // Test a Rotator with the rotationtest package: its fake Secrets Manager
 // rotates the way the service does, and its conformance suite replays

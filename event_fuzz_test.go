@@ -240,10 +240,10 @@ func exerciseSecret(t *testing.T, s *rotation.Secret, in string, names []string)
 	} else if got, ok := s.SecretString(); !ok || got != in {
 		t.Errorf("SecretString() does not round-trip")
 	}
-	valid := s.Valid()
+	valid := s.Validate()
 	keep(valid)
 	if valid != nil && !errors.Is(valid, rotation.ErrInvalidSecret) {
-		t.Errorf("Valid() = %v, want nil or ErrInvalidSecret", valid)
+		t.Errorf("Validate() = %v, want nil or ErrInvalidSecret", valid)
 	}
 	keys := s.Keys()
 	if valid != nil && len(keys) != 0 {
@@ -277,7 +277,7 @@ func exerciseSecret(t *testing.T, s *rotation.Secret, in string, names []string)
 		t.Errorf("With error %v, but Valid() = %v", werr, valid)
 	}
 	if werr == nil {
-		if err := w.Valid(); err != nil {
+		if err := w.Validate(); err != nil {
 			t.Errorf("With produced an invalid secret: %v", err)
 		}
 		if pw, err := w.Get("password"); err != nil || pw != "replaced" {

@@ -23,11 +23,15 @@ import (
 type passwordRotator struct{}
 
 func (passwordRotator) Create(ctx context.Context, req *rotation.CreateRequest) (*rotation.CreateResponse, error) {
+	cur, err := req.Current(ctx)
+	if err != nil {
+		return nil, err
+	}
 	pw, err := rotation.PasswordPolicy{Length: 24, ExcludeCharacters: `/@"'\`}.Generate()
 	if err != nil {
 		return nil, err
 	}
-	pending, err := req.Current.With(map[string]any{"password": pw})
+	pending, err := cur.With(map[string]any{"password": pw})
 	if err != nil {
 		return nil, err
 	}

@@ -492,7 +492,7 @@ func TestPasswordPolicyNoPositionBias(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Generate() error: %v", err)
 		}
-		if !strings.Contains(pw, "a") || strings.IndexAny(pw, "0123456789") < 0 {
+		if !strings.Contains(pw, "a") || !strings.ContainsAny(pw, "0123456789") {
 			t.Fatalf("Generate() is missing a required type")
 		}
 		for i := 0; i < len(pw); i++ {

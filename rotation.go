@@ -18,7 +18,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
-	"github.com/aws/smithy-go"
 )
 
 // Client is the part of the Secrets Manager API a Handler uses. The method
@@ -81,8 +80,10 @@ type Finisher interface {
 // reading the version after the failed write: Discard is called when the
 // version holds another value, or holds none and the service refused the
 // write; never when the version holds this value, nor when the outcome is
-// unknown (a timeout or server fault, after which the value may still
-// land). It must be idempotent.
+// unknown (a timeout, a server fault or an error that followed a retry,
+// after which the value may still land). The Handler makes its own writes
+// with the SDK's retries off, so that every error it judges describes one
+// attempt. It must be idempotent.
 type Discarder interface {
 	Discard(ctx context.Context, req *DiscardRequest) error
 }
@@ -98,9 +99,14 @@ type DiscardRequest struct {
 // CreateRequest is the input to Rotator.Create.
 type CreateRequest struct {
 	SecretARN string
-	VersionID string  // the new version: the event's ClientRequestToken
-	Current   *Secret // the AWSCURRENT value
+	VersionID string // the new version: the event's ClientRequestToken
 	values    *lazyValues
+}
+
+// Current returns the AWSCURRENT value. The Handler has read it before
+// calling Create, so it costs no call.
+func (r *CreateRequest) Current(ctx context.Context) (*Secret, error) {
+	return r.values.get(ctx, StageCurrent)
 }
 
 // Previous returns the AWSPREVIOUS value, read on first use, or (nil, nil)
@@ -111,8 +117,9 @@ func (r *CreateRequest) Previous(ctx context.Context) (*Secret, error) {
 
 // CreateResponse is the output of Rotator.Create.
 type CreateResponse struct {
-	// Pending is the value to store as AWSPENDING. Current.With is the
-	// usual way to build it, keeping fields the Rotator does not know.
+	// Pending is the value to store as AWSPENDING. With, called on the
+	// current value, is the usual way to build it, keeping fields the
+	// Rotator does not know.
 	Pending *Secret
 }
 
@@ -186,12 +193,12 @@ type FinishResponse struct{}
 // Options configure a Handler.
 type Options struct {
 	// Logger receives one record per step (step, secret ARN, version,
-	// duration and outcome) and one per testSecret retry. Never a secret
-	// value, the RotationToken or an error's text (errors are returned, and
-	// Lambda logs them). Nil discards.
+	// duration and outcome) and one per testSecret retry, each logged with
+	// the invocation's context, so a handler that reads the context (such
+	// as aws-lambda-go's lambdacontext.NewLogHandler) can add the request
+	// id. Never a secret value, the RotationToken or an error's text
+	// (errors are returned, and Lambda logs them). Nil discards.
 	Logger *slog.Logger
-	// Now is the clock used to time steps. Nil means time.Now.
-	Now func() time.Time
 
 	// TestAttempts is how many times testSecret tries the pending value
 	// before it fails, for services where a change takes time to reach
@@ -214,15 +221,22 @@ type Handler struct {
 	client       Client
 	rotator      Rotator
 	logger       *slog.Logger
-	now          func() time.Time
 	testAttempts int
 	testBackoff  time.Duration
 }
 
+// Validator is implemented by a Rotator whose configuration can be
+// checked before any rotation runs, as the strategy types' can. Validate
+// returns an error naming what cannot work (a missing service, an invalid
+// password policy); it must not call any service.
+type Validator interface {
+	Validate() error
+}
+
 // New returns a Handler that rotates with r, talking to Secrets Manager
-// through client. If r has a Validate() error method (the strategy types
-// do), New calls it, so a configuration that cannot work fails in main,
-// at cold start, rather than at the first rotation.
+// through client. If r is a Validator, New calls Validate, so a
+// configuration that cannot work fails in main, at cold start, rather than
+// at the first rotation.
 func New(client Client, r Rotator, optFns ...func(*Options)) (*Handler, error) {
 	if client == nil {
 		return nil, errors.New("rotation.New: client is nil")
@@ -233,7 +247,7 @@ func New(client Client, r Rotator, optFns ...func(*Options)) (*Handler, error) {
 	if rv := reflect.ValueOf(r); rv.Kind() == reflect.Pointer && rv.IsNil() {
 		return nil, errors.New("rotation.New: rotator is a nil pointer")
 	}
-	if v, ok := r.(interface{ Validate() error }); ok {
+	if v, ok := r.(Validator); ok {
 		if err := v.Validate(); err != nil {
 			return nil, fmt.Errorf("rotation.New: %w", err)
 		}
@@ -245,16 +259,13 @@ func New(client Client, r Rotator, optFns ...func(*Options)) (*Handler, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
 	if o.TestAttempts < 1 {
 		o.TestAttempts = 1
 	}
 	if o.TestBackoff <= 0 {
 		o.TestBackoff = time.Second
 	}
-	return &Handler{client: client, rotator: r, logger: o.Logger, now: o.Now, testAttempts: o.TestAttempts, testBackoff: o.TestBackoff}, nil
+	return &Handler{client: client, rotator: r, logger: o.Logger, testAttempts: o.TestAttempts, testBackoff: o.TestBackoff}, nil
 }
 
 // event is a validated rotation event.
@@ -314,7 +325,7 @@ const (
 // Handle runs one rotation step. Its signature is what lambda.Start
 // expects. The returned error, if any, is a *StepError.
 func (h *Handler) Handle(ctx context.Context, ev events.SecretsManagerSecretRotationEvent) error {
-	start := h.now()
+	start := time.Now()
 	e, err := parseEvent(ev)
 	if err != nil {
 		serr := &StepError{Step: e.step, SecretARN: truncate(ev.SecretID, 2048), VersionID: truncate(ev.ClientRequestToken, 64), Err: err}
@@ -342,7 +353,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SecretsManagerSecretRota
 		slog.String("step", string(e.step)),
 		slog.String("secret", e.secretID),
 		slog.String("version", e.versionID),
-		slog.Duration("duration", h.now().Sub(start)),
+		slog.Duration("duration", time.Since(start)),
 	}
 	if err != nil {
 		attrs = append(attrs, slog.String("outcome", string(outcomeFailure)))
@@ -357,7 +368,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SecretsManagerSecretRota
 // describe reads the secret's metadata and checks that rotation is enabled
 // and that the event's version is staged. It reports whether the version
 // is already AWSCURRENT.
-func (h *Handler) describe(ctx context.Context, e event) (Versions, bool, error) {
+func (h *Handler) describe(ctx context.Context, e event) (versions, bool, error) {
 	d, err := h.client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(e.secretID)})
 	if err != nil {
 		return nil, false, fmt.Errorf("DescribeSecret: %w", err)
@@ -365,7 +376,7 @@ func (h *Handler) describe(ctx context.Context, e event) (Versions, bool, error)
 	if d.RotationEnabled == nil || !*d.RotationEnabled {
 		return nil, false, ErrRotationDisabled
 	}
-	v := Versions(d.VersionIdsToStages)
+	v := versions(d.VersionIdsToStages)
 	if !v.Exists(e.versionID) {
 		return nil, false, fmt.Errorf("%w: the secret has no version %q", ErrVersionNotFound, e.versionID)
 	}
@@ -437,7 +448,7 @@ func (h *Handler) create(ctx context.Context, e event) (outcome, error) {
 	if err != nil {
 		return "", err
 	}
-	creq := &CreateRequest{SecretARN: e.secretID, VersionID: e.versionID, Current: cur, values: values}
+	creq := &CreateRequest{SecretARN: e.secretID, VersionID: e.versionID, values: values}
 	resp, err := h.rotator.Create(ctx, creq)
 	if err != nil {
 		return "", fmt.Errorf("create pending value: %w", Scrub(err, values.seen()...))
@@ -508,21 +519,6 @@ func (h *Handler) create(ctx context.Context, e event) (outcome, error) {
 	return "", fmt.Errorf("PutSecretValue: %w", err)
 }
 
-// put writes the pending value.
-func (h *Handler) put(ctx context.Context, in *secretsmanager.PutSecretValueInput) error {
-	_, err := h.client.PutSecretValue(ctx, in)
-	return err
-}
-
-// definitelyRejected reports whether err is the service's answer that a
-// request was refused (a client fault such as throttling or validation),
-// as opposed to a transport error, a timeout or a server fault, after
-// which the request may still have taken effect.
-func definitelyRejected(err error) bool {
-	var ae smithy.APIError
-	return errors.As(err, &ae) && ae.ErrorFault() == smithy.FaultClient
-}
-
 // discard tells a Discarder that a created value was never stored.
 func (h *Handler) discard(ctx context.Context, e event, cur, v *Secret) error {
 	d, ok := h.rotator.(Discarder)
@@ -545,7 +541,7 @@ func (h *Handler) pending(ctx context.Context, e event) (*Secret, bool, error) {
 		}
 		return nil, false, err
 	}
-	v := Versions{p.versionID: p.stages}
+	v := versions{p.versionID: p.stages}
 	if v.Has(e.versionID, StageCurrent) {
 		return p, true, nil
 	}
@@ -627,8 +623,8 @@ func (h *Handler) finish(ctx context.Context, e event) (outcome, error) {
 		if holder, ok := v.Holder(StageCurrent); ok {
 			in.RemoveFromVersionId = aws.String(holder)
 		}
-		if _, err := h.client.UpdateSecretVersionStage(ctx, in); err != nil {
-			return "", fmt.Errorf("UpdateSecretVersionStage: %w", err)
+		if err := h.moveCurrent(ctx, e, in); err != nil {
+			return "", err
 		}
 		out = outcomeDone
 	}
@@ -728,8 +724,8 @@ func escapedForms(c string) []string {
 
 // movedCurrent returns v as it is after AWSCURRENT moved to id: the
 // version that held it now holds AWSPREVIOUS.
-func movedCurrent(v Versions, id string) Versions {
-	out := Versions{}
+func movedCurrent(v versions, id string) versions {
+	out := versions{}
 	for vid, stages := range v {
 		out[vid] = slices.DeleteFunc(slices.Clone(stages), func(s string) bool {
 			return s == string(StageCurrent) || s == string(StagePrevious)
@@ -744,47 +740,12 @@ func movedCurrent(v Versions, id string) Versions {
 	return out
 }
 
-// NewCreateRequest builds a CreateRequest outside a Handler, for unit
-// tests of a Rotator: previous is what Previous returns (nil: no
-// AWSPREVIOUS version).
-func NewCreateRequest(secretARN, versionID string, current, previous *Secret) *CreateRequest {
-	return &CreateRequest{SecretARN: secretARN, VersionID: versionID, Current: current,
-		values: staticValues(map[Stage]*Secret{StageCurrent: current, StagePrevious: previous})}
-}
-
-// NewSetRequest builds a SetRequest outside a Handler, for unit tests of a
-// Rotator; nil current or previous means no such version.
-func NewSetRequest(secretARN, versionID string, pending, current, previous *Secret) *SetRequest {
-	return &SetRequest{SecretARN: secretARN, VersionID: versionID, Pending: pending,
-		values: staticValues(map[Stage]*Secret{StageCurrent: current, StagePrevious: previous, StagePending: pending})}
-}
-
-// NewTestRequest builds a TestRequest outside a Handler, for unit tests of
-// a Rotator.
-func NewTestRequest(secretARN, versionID string, pending, current *Secret) *TestRequest {
-	return &TestRequest{SecretARN: secretARN, VersionID: versionID, Pending: pending,
-		values: staticValues(map[Stage]*Secret{StageCurrent: current, StagePending: pending})}
-}
-
-// NewFinishRequest builds a FinishRequest outside a Handler, for unit
-// tests of a Finisher: current is the value just made AWSCURRENT, previous
-// the one it replaced, pending what AWSPENDING holds (usually current).
-func NewFinishRequest(secretARN, versionID string, current, previous, pending *Secret) *FinishRequest {
-	return &FinishRequest{SecretARN: secretARN, VersionID: versionID,
-		values: staticValues(map[Stage]*Secret{StageCurrent: current, StagePrevious: previous, StagePending: pending})}
-}
-
-// staticValues serves fixed values, for requests built outside a Handler.
-func staticValues(m map[Stage]*Secret) *lazyValues {
-	return &lazyValues{cache: m, byID: map[string]*Secret{}}
-}
-
 // lazyValues reads labelled values on first use, once per step. When the
 // step already knows which version holds each label (finishSecret, from
 // DescribeSecret), it reads by version id, so two labels on one version
 // cost one read.
 type lazyValues struct {
-	h       *Handler // nil: built outside a Handler, cache is all there is
+	h       *Handler
 	secret  string
 	holders map[Stage]string // nil: unknown, read by stage
 	mu      sync.Mutex
@@ -797,7 +758,7 @@ func (h *Handler) lazy(e event) *lazyValues {
 }
 
 // lazyKnown is lazy with the label holders known.
-func (h *Handler) lazyKnown(e event, v Versions) *lazyValues {
+func (h *Handler) lazyKnown(e event, v versions) *lazyValues {
 	l := h.lazy(e)
 	l.holders = map[Stage]string{}
 	for _, st := range []Stage{StageCurrent, StagePending, StagePrevious} {
@@ -813,11 +774,11 @@ var errNoCurrentLabel = fmt.Errorf("%w: no version is labelled AWSCURRENT", ErrN
 
 func (l *lazyValues) get(ctx context.Context, stage Stage) (*Secret, error) {
 	if l == nil {
-		return nil, errors.New("rotation: request was not built by a Handler")
+		return nil, errors.New("rotation: request was not built by a Handler (in tests, build one with rotationtest.NewCreateRequest and the like)")
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if s, ok := l.cache[stage]; ok || l.h == nil {
+	if s, ok := l.cache[stage]; ok {
 		if s == nil && stage == StageCurrent {
 			return nil, errNoCurrentLabel
 		}

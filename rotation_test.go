@@ -102,15 +102,19 @@ func (r *testRotator) counts() [3]int64 {
 
 // createPassword is the simple rotation: pending = current.With(password).
 // It requires a username, so a value without one is rejected.
-func createPassword(_ context.Context, req *rotation.CreateRequest) (*rotation.CreateResponse, error) {
-	if _, err := req.Current.Get("username"); err != nil {
+func createPassword(ctx context.Context, req *rotation.CreateRequest) (*rotation.CreateResponse, error) {
+	cur, err := req.Current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := cur.Get("username"); err != nil {
 		return nil, err
 	}
 	pw, err := rotation.PasswordPolicy{ExcludeCharacters: `/@"'\`}.Generate()
 	if err != nil {
 		return nil, err
 	}
-	p, err := req.Current.With(map[string]any{"password": pw})
+	p, err := cur.With(map[string]any{"password": pw})
 	if err != nil {
 		return nil, err
 	}
@@ -1675,29 +1679,6 @@ func TestRotatorErrorsAreScrubbed(t *testing.T) {
 	}
 }
 
-func TestRequestConstructors(t *testing.T) {
-	ctx := context.Background()
-	cur := rotation.NewString(`{"password":"current-password"}`)
-	pend := rotation.NewString(`{"password":"pending-password"}`)
-	set := rotation.NewSetRequest("arn", "v2", pend, cur, nil)
-	if got, err := set.Current(ctx); err != nil || got != cur {
-		t.Errorf("SetRequest.Current = %v, %v", got, err)
-	}
-	if got, err := set.Previous(ctx); err != nil || got != nil {
-		t.Errorf("SetRequest.Previous = %v, %v; want nil, nil", got, err)
-	}
-	if _, err := rotation.NewTestRequest("arn", "v2", pend, nil).Current(ctx); !errors.Is(err, rotation.ErrNoCurrent) {
-		t.Errorf("TestRequest.Current with no current: err = %v, want ErrNoCurrent", err)
-	}
-	fin := rotation.NewFinishRequest("arn", "v2", pend, cur, pend)
-	if got, _ := fin.Previous(ctx); got != cur {
-		t.Errorf("FinishRequest.Previous = %v", got)
-	}
-	if got, _ := rotation.NewCreateRequest("arn", "v2", cur, nil).Previous(ctx); got != nil {
-		t.Errorf("CreateRequest.Previous = %v, want nil", got)
-	}
-}
-
 type nilErr struct{ msg *string }
 
 func (e *nilErr) Error() string { return *e.msg } // panics on a nil receiver
@@ -1752,7 +1733,11 @@ type failingDiscard struct{ passwordRotator }
 const discardedPassword = "discarded-password-x"
 
 func (failingDiscard) Create(ctx context.Context, req *rotation.CreateRequest) (*rotation.CreateResponse, error) {
-	p, err := req.Current.With(map[string]any{"password": discardedPassword})
+	cur, err := req.Current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p, err := cur.With(map[string]any{"password": discardedPassword})
 	if err != nil {
 		return nil, err
 	}

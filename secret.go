@@ -158,9 +158,9 @@ func (s *Secret) SecretString() (string, bool) {
 // secret. Handle the result as a secret: never log it.
 func (s *Secret) SecretBinary() []byte { return bytes.Clone(s.data().bin) }
 
-// Valid returns nil if the value is a JSON object, or an error wrapping
+// Validate returns nil if the value is a JSON object, or an error wrapping
 // ErrInvalidSecret that says why not (never quoting the value).
-func (s *Secret) Valid() error { return s.data().parseErr }
+func (s *Secret) Validate() error { return s.data().parseErr }
 
 // Keys returns the JSON object's field names, sorted.
 func (s *Secret) Keys() []string {

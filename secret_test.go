@@ -206,7 +206,7 @@ const accessorJSON = `{
 
 func TestSecretLookup(t *testing.T) {
 	s := rotation.NewString(accessorJSON)
-	if err := s.Valid(); err != nil {
+	if err := s.Validate(); err != nil {
 		t.Fatalf("Valid() = %v", err)
 	}
 	type result struct {
@@ -384,7 +384,7 @@ func mustString(t *testing.T, s *rotation.Secret) string {
 	return v
 }
 
-func TestSecretValid(t *testing.T) {
+func TestSecretValidate(t *testing.T) {
 	cases := map[string]bool{
 		`{}`:                true,
 		`{"a":1}`:           true,
@@ -403,13 +403,13 @@ func TestSecretValid(t *testing.T) {
 		`{"password":"` + knownPassword + `"} trailing`: false,
 	}
 	for in, ok := range cases {
-		err := rotation.NewString(in).Valid()
+		err := rotation.NewString(in).Validate()
 		if (err == nil) != ok {
-			t.Errorf("NewString(%q).Valid() = %v, want valid=%v", in, err, ok)
+			t.Errorf("NewString(%q).Validate() = %v, want valid=%v", in, err, ok)
 		}
 		if err != nil {
 			if !errors.Is(err, rotation.ErrInvalidSecret) {
-				t.Errorf("NewString(%q).Valid() = %v, want ErrInvalidSecret", in, err)
+				t.Errorf("NewString(%q).Validate() = %v, want ErrInvalidSecret", in, err)
 			}
 			if strings.Contains(err.Error(), knownPassword) {
 				t.Errorf("Valid() error quotes the value: %v", err)
@@ -436,7 +436,7 @@ func TestSecretBinary(t *testing.T) {
 	if s.SecretBinary()[1] != 1 {
 		t.Errorf("SecretBinary() returned the secret's own slice")
 	}
-	if err := s.Valid(); !errors.Is(err, rotation.ErrInvalidSecret) {
+	if err := s.Validate(); !errors.Is(err, rotation.ErrInvalidSecret) {
 		t.Errorf("Valid() of a binary secret = %v, want ErrInvalidSecret", err)
 	}
 	if _, err := s.Get("password"); !errors.Is(err, rotation.ErrInvalidSecret) {
@@ -516,34 +516,6 @@ func TestParseStep(t *testing.T) {
 	}
 }
 
-func TestVersionsHolder(t *testing.T) {
-	v := rotation.Versions{
-		"b": {"AWSPREVIOUS"},
-		"c": {"AWSCURRENT", "X"},
-		"a": {"Y"},
-		"d": {"AWSPENDING"},
-	}
-	if id, ok := v.Holder(rotation.StageCurrent); !ok || id != "c" {
-		t.Errorf("Holder(AWSCURRENT) = %q, %v; want c", id, ok)
-	}
-	if id, ok := v.Holder("NONE"); ok || id != "" {
-		t.Errorf("Holder(NONE) = %q, %v; want none", id, ok)
-	}
-	// An inconsistent map gives an answer that does not depend on map order.
-	bad := rotation.Versions{"z": {"AWSCURRENT"}, "m": {"AWSCURRENT"}, "q": {"AWSCURRENT"}}
-	for range 50 {
-		if id, _ := bad.Holder(rotation.StageCurrent); id != "m" {
-			t.Fatalf("Holder on an inconsistent map = %q, want the smallest id m", id)
-		}
-	}
-	if !v.Has("c", rotation.StageCurrent) || v.Has("a", rotation.StageCurrent) || v.Has("zz", rotation.StageCurrent) {
-		t.Errorf("Has is wrong")
-	}
-	if !v.Exists("a") || v.Exists("zz") {
-		t.Errorf("Exists is wrong")
-	}
-}
-
 func TestStepErrorText(t *testing.T) {
 	cause := errors.New("boom")
 	e := &rotation.StepError{Step: rotation.StepSet, SecretARN: "arn:x", VersionID: "v1", Err: cause}
@@ -576,7 +548,7 @@ func TestSecretEdgeCases(t *testing.T) {
 		t.Errorf(`Bool("on") = %v, %v, %v`, v, ok, err)
 	}
 	empty, err := rotation.NewJSON(nil)
-	if err != nil || empty.Valid() != nil {
+	if err != nil || empty.Validate() != nil {
 		t.Errorf("NewJSON(nil) = %v, %v; want a valid empty object", empty, err)
 	}
 	var nilSecret *rotation.Secret
@@ -584,7 +556,7 @@ func TestSecretEdgeCases(t *testing.T) {
 		t.Error("a nil *Secret must report no version, no stages and not binary")
 	}
 	var zero rotation.Secret
-	if zero.IsBinary() || zero.Valid() == nil {
+	if zero.IsBinary() || zero.Validate() == nil {
 		t.Error("the zero Secret must be neither binary nor valid")
 	}
 }

@@ -47,15 +47,15 @@ const (
 // String returns the label as it appears on the wire.
 func (s Stage) String() string { return string(s) }
 
-// Versions maps version ids to the staging labels attached to them, as in
-// DescribeSecret's VersionIdsToStages. The zero value is an empty map.
-type Versions map[string][]string
+// versions maps version ids to the staging labels attached to them, as in
+// DescribeSecret's VersionIdsToStages.
+type versions map[string][]string
 
 // Holder returns the id of the version that carries stage. The second result
 // is false when no version carries it. A label is on at most one version;
 // if the map is inconsistent and several carry it, the smallest id is
 // returned so the answer never depends on map iteration order.
-func (v Versions) Holder(stage Stage) (string, bool) {
+func (v versions) Holder(stage Stage) (string, bool) {
 	var found []string
 	for id, stages := range v {
 		if slices.Contains(stages, string(stage)) {
@@ -70,12 +70,12 @@ func (v Versions) Holder(stage Stage) (string, bool) {
 }
 
 // Has reports whether version id carries stage.
-func (v Versions) Has(id string, stage Stage) bool {
+func (v versions) Has(id string, stage Stage) bool {
 	return slices.Contains(v[id], string(stage))
 }
 
 // Exists reports whether id is a listed (non-deprecated) version.
-func (v Versions) Exists(id string) bool {
+func (v versions) Exists(id string) bool {
 	_, ok := v[id]
 	return ok
 }

@@ -976,6 +976,7 @@ func (f *Fake) checkAfter(r *Rotation, step rotation.Step) error {
 			// Any token the service issued for this version counts,
 			// including those of an earlier rotation RunDue reattempts.
 			if v.RotationToken == "" || !slices.Contains(f.issued[s.ARN][r.VersionID], v.RotationToken) {
+				//lint:ignore ST1005 the service's message, word for word
 				return fmt.Errorf("Pending secret version %s for Secret %s was not created by Lambda %s. Remove the AWSPENDING staging label and restart rotation.", r.VersionID, s.Name, r.FunctionARN)
 			}
 		}

@@ -104,7 +104,7 @@ func (r *rotator) Invoke(ctx context.Context, fn string, ev events.SecretsManage
 		if err != nil {
 			return err
 		}
-		holder, _ := rotation.Versions(d.VersionIdsToStages).Holder(rotation.StageCurrent)
+		holder := currentHolder(d.VersionIdsToStages)
 		if holder == ev.ClientRequestToken {
 			return nil
 		}
@@ -1965,4 +1965,14 @@ func TestLambdaInvokerErrorBodies(t *testing.T) {
 			}
 		})
 	}
+}
+
+// currentHolder returns the id of the version labelled AWSCURRENT.
+func currentHolder(m map[string][]string) string {
+	for id, stages := range m {
+		if slices.Contains(stages, string(rotation.StageCurrent)) {
+			return id
+		}
+	}
+	return ""
 }

@@ -796,7 +796,7 @@ func TestWireDeleteRestore(t *testing.T) {
 	if err != nil {
 		t.Fatalf("DeleteSecret: %v", err)
 	}
-	if out.DeletionDate == nil || out.DeletionDate.Sub(time.Now()) < 7*24*time.Hour-time.Minute || out.DeletionDate.Sub(time.Now()) > 7*24*time.Hour+time.Minute {
+	if out.DeletionDate == nil || time.Until(*out.DeletionDate) < 7*24*time.Hour-time.Minute || time.Until(*out.DeletionDate) > 7*24*time.Hour+time.Minute {
 		t.Errorf("DeletionDate = %v, want 7 days from now", out.DeletionDate)
 	}
 	_, err = w.sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("kept")})

@@ -216,11 +216,15 @@ func keyIDOf(s *rotation.Secret) string {
 type singleUser struct{ db *confDB }
 
 func (r singleUser) Create(ctx context.Context, req *rotation.CreateRequest) (*rotation.CreateResponse, error) {
+	cur, err := req.Current(ctx)
+	if err != nil {
+		return nil, err
+	}
 	pw, err := newPassword()
 	if err != nil {
 		return nil, err
 	}
-	p, err := req.Current.With(map[string]any{"password": pw})
+	p, err := cur.With(map[string]any{"password": pw})
 	if err != nil {
 		return nil, err
 	}
@@ -281,7 +285,11 @@ func otherUser(user string) string {
 }
 
 func (r alternating) Create(ctx context.Context, req *rotation.CreateRequest) (*rotation.CreateResponse, error) {
-	user, err := req.Current.Get("username")
+	cur, err := req.Current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	user, err := cur.Get("username")
 	if err != nil {
 		return nil, err
 	}
@@ -289,7 +297,7 @@ func (r alternating) Create(ctx context.Context, req *rotation.CreateRequest) (*
 	if err != nil {
 		return nil, err
 	}
-	p, err := req.Current.With(map[string]any{"username": otherUser(user), "password": pw})
+	p, err := cur.With(map[string]any{"username": otherUser(user), "password": pw})
 	if err != nil {
 		return nil, err
 	}
@@ -357,7 +365,11 @@ func (r alternating) Test(ctx context.Context, req *rotation.TestRequest) (*rota
 type twoKeys struct{ p *confProvider }
 
 func (r twoKeys) Create(ctx context.Context, req *rotation.CreateRequest) (*rotation.CreateResponse, error) {
-	curID := keyIDOf(req.Current)
+	cur, err := req.Current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	curID := keyIDOf(cur)
 	prev, err := req.Previous(ctx)
 	if err != nil {
 		return nil, err
@@ -379,7 +391,7 @@ func (r twoKeys) Create(ctx context.Context, req *rotation.CreateRequest) (*rota
 	if err != nil {
 		return nil, err
 	}
-	p, err := req.Current.With(map[string]any{"keyId": id, "apiKey": secret})
+	p, err := cur.With(map[string]any{"keyId": id, "apiKey": secret})
 	if err != nil {
 		return nil, err
 	}
@@ -753,7 +765,11 @@ func (r revokingTwoKeys) Set(ctx context.Context, req *rotation.SetRequest) (*ro
 type greedyTwoKeys struct{ p *confProvider }
 
 func (r greedyTwoKeys) Create(ctx context.Context, req *rotation.CreateRequest) (*rotation.CreateResponse, error) {
-	curID := keyIDOf(req.Current)
+	cur, err := req.Current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	curID := keyIDOf(cur)
 	for _, k := range r.p.active() {
 		if k.id != curID {
 			r.p.revoke(k.id)
@@ -763,7 +779,7 @@ func (r greedyTwoKeys) Create(ctx context.Context, req *rotation.CreateRequest) 
 	if err != nil {
 		return nil, err
 	}
-	p, err := req.Current.With(map[string]any{"keyId": id, "apiKey": secret})
+	p, err := cur.With(map[string]any{"keyId": id, "apiKey": secret})
 	if err != nil {
 		return nil, err
 	}
@@ -836,7 +852,7 @@ func removePendingInFinish(next rotationtest.HandleFunc, c rotation.Client, _ *s
 		if err != nil {
 			return err
 		}
-		if !rotation.Versions(d.VersionIdsToStages).Has(ev.ClientRequestToken, rotation.StagePending) {
+		if !slices.Contains(d.VersionIdsToStages[ev.ClientRequestToken], string(rotation.StagePending)) {
 			return nil
 		}
 		_, err = c.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
@@ -866,7 +882,7 @@ func rejectFinishedRetry(next rotationtest.HandleFunc, c rotation.Client, _ *slo
 			if err != nil {
 				return err
 			}
-			if rotation.Versions(d.VersionIdsToStages).Has(ev.ClientRequestToken, rotation.StageCurrent) {
+			if slices.Contains(d.VersionIdsToStages[ev.ClientRequestToken], string(rotation.StageCurrent)) {
 				return fmt.Errorf("version %s is already AWSCURRENT: nothing to finish", ev.ClientRequestToken)
 			}
 		}

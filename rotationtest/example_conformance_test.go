@@ -41,11 +41,15 @@ func (db *exampleDB) login(s *rotation.Secret) error {
 type exampleRotator struct{ db *exampleDB }
 
 func (r exampleRotator) Create(ctx context.Context, req *rotation.CreateRequest) (*rotation.CreateResponse, error) {
+	cur, err := req.Current(ctx)
+	if err != nil {
+		return nil, err
+	}
 	pw, err := rotation.PasswordPolicy{}.Generate()
 	if err != nil {
 		return nil, err
 	}
-	p, err := req.Current.With(map[string]any{"password": pw})
+	p, err := cur.With(map[string]any{"password": pw})
 	return &rotation.CreateResponse{Pending: p}, err
 }
 

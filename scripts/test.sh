@@ -110,5 +110,10 @@ fi
 
 log "go vet"
 go vet ./... ./examples/...
+# staticcheck, pinned, built from the module proxy by `go run`; both
+# modules through go.work, with staticcheck's default checks.
+staticcheck_version=v0.8.2
+log "staticcheck $staticcheck_version"
+go run "honnef.co/go/tools/cmd/staticcheck@$staticcheck_version" ./... ./examples/...
 log "go test -race"
 go test -race -count=1 "$@" ./... ./examples/...

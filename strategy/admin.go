@@ -20,11 +20,11 @@ type SecretReader interface {
 	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
 }
 
-// Admin locates an admin credential kept in another secret, named by a
-// field of the secret being rotated, the way AWS's templates use
+// AdminSecret locates an admin credential kept in another secret, named by
+// a field of the secret being rotated, the way AWS's templates use
 // "masterarn". It is read on every call, never cached, so an admin secret
 // that has itself been rotated is picked up at once.
-type Admin struct {
+type AdminSecret struct {
 	// Client reads the admin secret.
 	Client SecretReader
 	// Field is the rotated secret's field naming the admin secret (an ARN
@@ -34,20 +34,39 @@ type Admin struct {
 	// "username".
 	UsernameField string
 	// MatchFields are fields that must be equal in the admin secret and the
-	// rotated one, so an admin for another host is refused; default
-	// ["host"]. A field absent from both is ignored.
+	// rotated one, so an admin for another host is refused. Empty means
+	// DefaultAdminMatchFields. A field absent from both is ignored.
 	MatchFields []string
+	// SkipFieldMatch turns that comparison off, for a caller that checks
+	// the admin secret's target itself. MatchFields must then be empty.
+	SkipFieldMatch bool
 }
 
-func (a *Admin) usernameField() string { return orDefault(a.UsernameField, "username") }
+// DefaultAdminMatchFields returns the fields AdminSecret compares when
+// MatchFields is empty: "host".
+func DefaultAdminMatchFields() []string { return []string{"host"} }
 
-func (a *Admin) field() string { return orDefault(a.Field, "masterarn") }
+// validate reports a configuration that cannot work; prefix names the
+// field holding a.
+func (a *AdminSecret) validate(prefix string) error {
+	switch {
+	case a.Client == nil:
+		return fmt.Errorf("strategy: %s.Client is nil", prefix)
+	case a.SkipFieldMatch && len(a.MatchFields) > 0:
+		return fmt.Errorf("strategy: %s has both SkipFieldMatch and MatchFields; set one", prefix)
+	}
+	return nil
+}
+
+func (a *AdminSecret) usernameField() string { return orDefault(a.UsernameField, "username") }
+
+func (a *AdminSecret) field() string { return orDefault(a.Field, "masterarn") }
 
 // Fetch reads the admin credential named by secret and checks that it is
 // for the same resource.
-func (a *Admin) Fetch(ctx context.Context, secret *rotation.Secret) (*rotation.Secret, error) {
-	if a.Client == nil {
-		return nil, errors.New("strategy: Admin.Client is nil")
+func (a *AdminSecret) Fetch(ctx context.Context, secret *rotation.Secret) (*rotation.Secret, error) {
+	if err := a.validate("AdminSecret"); err != nil {
+		return nil, err
 	}
 	id, err := secret.Get(a.field())
 	if err != nil {
@@ -61,12 +80,15 @@ func (a *Admin) Fetch(ctx context.Context, secret *rotation.Secret) (*rotation.S
 		return nil, fmt.Errorf("admin secret %q (field %q): %w: it is binary, want a JSON object", id, a.field(), rotation.ErrInvalidSecret)
 	}
 	admin := rotation.NewString(*out.SecretString)
-	if err := admin.Valid(); err != nil {
+	if err := admin.Validate(); err != nil {
 		return nil, fmt.Errorf("admin secret %q (field %q): %w", id, a.field(), err)
 	}
 	match := a.MatchFields
-	if match == nil {
-		match = []string{"host"}
+	switch {
+	case a.SkipFieldMatch:
+		match = nil
+	case len(match) == 0:
+		match = DefaultAdminMatchFields()
 	}
 	f, err := differingField(secret, admin, match)
 	if err != nil {

@@ -23,7 +23,7 @@ type UserService interface {
 	// Test returns nil if secret authenticates. It must not change anything.
 	Test(ctx context.Context, secret *rotation.Secret) error
 
-	// SetPassword, logged in as req.Admin, sets the password of req.User to
+	// SetPassword, logged in as req.Login, sets the password of req.User to
 	// the one in req.Pending, creating req.User with the privileges of
 	// req.Base first if it does not exist. It may be called again after a
 	// failure and must then succeed without duplicating anything. It must
@@ -36,7 +36,7 @@ type UserService interface {
 
 // SetPasswordRequest is the input to UserService.SetPassword.
 type SetPasswordRequest struct {
-	Admin   *rotation.Secret // the admin credential, checked for the same resource
+	Login   *rotation.Secret // the admin credential to log in with, checked for the same resource
 	Base    string           // the base user, whose privileges the alternate has
 	User    string           // the user to change (the one not current)
 	Pending *rotation.Secret // the value to install; its username is User
@@ -57,7 +57,9 @@ type SetPasswordRequest struct {
 // Users to alternate between two pre-created users instead.
 type AlternatingUsers struct {
 	Service UserService
-	Admin   Admin
+
+	// AdminSecret locates the admin credential SetPassword logs in with.
+	AdminSecret AdminSecret
 
 	// Policy generates new passwords.
 	Policy rotation.PasswordPolicy
@@ -79,9 +81,12 @@ type AlternatingUsers struct {
 	Users [2]string
 
 	// MatchFields must be equal in the current and pending values (the
-	// same host and resource); default ["host", "port", "dbname"]. A field
+	// same host and resource). Empty means DefaultMatchFields. A field
 	// absent from both is ignored.
 	MatchFields []string
+	// SkipFieldMatch turns that comparison off. MatchFields must then be
+	// empty.
+	SkipFieldMatch bool
 }
 
 var _ rotation.Rotator = (*AlternatingUsers)(nil)
@@ -97,12 +102,15 @@ func (a *AlternatingUsers) Validate() error {
 		return errors.New("strategy: AlternatingUsers is nil")
 	case a.Service == nil:
 		return errors.New("strategy: AlternatingUsers.Service is nil")
-	case a.Admin.Client == nil:
-		return errors.New("strategy: AlternatingUsers.Admin.Client is nil")
+	case a.SkipFieldMatch && len(a.MatchFields) > 0:
+		return errors.New("strategy: AlternatingUsers has both SkipFieldMatch and MatchFields; set one")
 	case (a.Users[0] == "") != (a.Users[1] == ""):
 		return errOneUser
 	case a.Users[0] != "" && a.Users[0] == a.Users[1]:
 		return errors.New("strategy: AlternatingUsers.Users names the same user twice")
+	}
+	if err := a.AdminSecret.validate("AlternatingUsers.AdminSecret"); err != nil {
+		return err
 	}
 	return a.Policy.Validate()
 }
@@ -141,11 +149,15 @@ func (a *AlternatingUsers) pair(user string) (base, other string, err error) {
 
 // Create returns the current value with the other user and a new password.
 func (a *AlternatingUsers) Create(ctx context.Context, req *rotation.CreateRequest) (*rotation.CreateResponse, error) {
-	user, err := req.Current.Get(a.userField())
+	cur, err := req.Current(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := req.Current.Get(a.Admin.field()); err != nil {
+	user, err := cur.Get(a.userField())
+	if err != nil {
+		return nil, err
+	}
+	if _, err := cur.Get(a.AdminSecret.field()); err != nil {
 		return nil, err
 	}
 	_, other, err := a.pair(user)
@@ -156,7 +168,7 @@ func (a *AlternatingUsers) Create(ctx context.Context, req *rotation.CreateReque
 	if err != nil {
 		return nil, err
 	}
-	p, err := req.Current.With(map[string]any{a.userField(): other, a.passwordField(): pw})
+	p, err := cur.With(map[string]any{a.userField(): other, a.passwordField(): pw})
 	if err != nil {
 		return nil, err
 	}
@@ -181,11 +193,11 @@ func (a *AlternatingUsers) Set(ctx context.Context, req *rotation.SetRequest) (*
 	if err := a.Service.Test(ctx, cur); err != nil {
 		return nil, fmt.Errorf("the current credential does not authenticate, refusing to change anything: %w", err)
 	}
-	admin, err := a.Admin.Fetch(ctx, req.Pending)
+	admin, err := a.AdminSecret.Fetch(ctx, req.Pending)
 	if err != nil {
 		return nil, err
 	}
-	if err := a.Service.SetPassword(ctx, &SetPasswordRequest{Admin: admin, Base: base, User: user, Pending: req.Pending, Current: cur, PreCreated: a.Users[0] != ""}); err != nil {
+	if err := a.Service.SetPassword(ctx, &SetPasswordRequest{Login: admin, Base: base, User: user, Pending: req.Pending, Current: cur, PreCreated: a.Users[0] != ""}); err != nil {
 		return nil, fmt.Errorf("set password of the alternate user: %w", rotation.Scrub(err, admin))
 	}
 	return &rotation.SetResponse{}, nil
@@ -215,7 +227,7 @@ func (a *AlternatingUsers) check(cur, pending *rotation.Secret) (base, user stri
 	if user != other && !(user == curUser && pending.Equal(cur)) {
 		return "", "", fmt.Errorf("%w: field %q of the pending value is not the current user's alternate", ErrUserMismatch, a.userField())
 	}
-	if err := matchFields(cur, pending, a.MatchFields); err != nil {
+	if err := matchFields(cur, pending, a.MatchFields, a.SkipFieldMatch); err != nil {
 		return "", "", err
 	}
 	return base, user, nil
@@ -231,9 +243,17 @@ func (a *AlternatingUsers) Test(ctx context.Context, req *rotation.TestRequest) 
 
 // matchFields checks that the fields (default host, port, dbname) are equal
 // in the current and pending values.
-func matchFields(cur, pending *rotation.Secret, fields []string) error {
-	if fields == nil {
-		fields = []string{"host", "port", "dbname"}
+// DefaultMatchFields returns the fields SingleUser and AlternatingUsers
+// compare between the current and pending values when MatchFields is
+// empty: "host", "port" and "dbname".
+func DefaultMatchFields() []string { return []string{"host", "port", "dbname"} }
+
+func matchFields(cur, pending *rotation.Secret, fields []string, skip bool) error {
+	switch {
+	case skip:
+		return nil
+	case len(fields) == 0:
+		fields = DefaultMatchFields()
 	}
 	f, err := differingField(cur, pending, fields)
 	if err != nil {

@@ -41,7 +41,7 @@ func TestAlternatingUsersDerivedNames(t *testing.T) {
 	db := newUserDB(toyHost, "admin", pwAdmin, true)
 	db.addUser("app", pwCur, "SELECT", "INSERT")
 	w := newWorld(t, map[string]string{adminName: adminSecretWith(pwAdmin)}, func(c rotation.Client) rotation.Rotator {
-		return &strategy.AlternatingUsers{Service: db, Admin: strategy.Admin{Client: c}, MaxNameLength: 16}
+		return &strategy.AlternatingUsers{Service: db, AdminSecret: strategy.AdminSecret{Client: c}, MaxNameLength: 16}
 	}, ver(tokCur, dbValue("app", pwCur), "AWSCURRENT"))
 
 	var got [][2]string
@@ -77,7 +77,7 @@ func TestAlternatingUsersPreCreated(t *testing.T) {
 	db.addUser("app_blue", pwCur, "owner:app")
 	db.addUser("app_green", "green-password-0000", "owner:app")
 	w := newWorld(t, map[string]string{adminName: adminSecretWith(pwAdmin)}, func(c rotation.Client) rotation.Rotator {
-		return &strategy.AlternatingUsers{Service: db, Admin: strategy.Admin{Client: c}, Users: [2]string{"app_blue", "app_green"}}
+		return &strategy.AlternatingUsers{Service: db, AdminSecret: strategy.AdminSecret{Client: c}, Users: [2]string{"app_blue", "app_green"}}
 	}, ver(tokCur, dbValue("app_blue", pwCur), "AWSCURRENT"))
 
 	var got [][2]string
@@ -137,7 +137,7 @@ func TestAlternatingUsersCreateRefusals(t *testing.T) {
 			db.addUser("app", pwCur, "SELECT")
 			db.addUser("reporting_reader", pwCur, "SELECT")
 			w := newWorld(t, map[string]string{adminName: adminSecretWith(pwAdmin)}, func(c rotation.Client) rotation.Rotator {
-				return &strategy.AlternatingUsers{Service: db, Admin: strategy.Admin{Client: c}, MaxNameLength: tt.maxLen, Users: tt.users}
+				return &strategy.AlternatingUsers{Service: db, AdminSecret: strategy.AdminSecret{Client: c}, MaxNameLength: tt.maxLen, Users: tt.users}
 			}, ver(tokCur, tt.current, "AWSCURRENT"), placeholder(tokPending))
 			before, dbBefore := w.state(), db.snapshot()
 
@@ -288,7 +288,7 @@ func TestAlternatingUsersSetGuards(t *testing.T) {
 				if tt.deny {
 					r = denyReader{next: c, id: adminName}
 				}
-				return &strategy.AlternatingUsers{Service: db, Admin: strategy.Admin{Client: r}}
+				return &strategy.AlternatingUsers{Service: db, AdminSecret: strategy.AdminSecret{Client: r}}
 			}, ver(tokCur, cur, "AWSCURRENT"), ver(tokPending, pending, "AWSPENDING"))
 			if tt.admin != nil {
 				if err := w.fake.Seed(localsm.Secret{Name: adminName, Versions: []localsm.Version{*tt.admin}}); err != nil {
@@ -348,10 +348,10 @@ func TestAlternatingUsersSetAfterConcurrentFinish(t *testing.T) {
 	db.addUser("app", pwCur, "SELECT")
 	db.addUser("app_clone", pwClone, "SELECT")
 	w := newWorld(t, map[string]string{adminName: adminSecretWith(pwAdmin)}, func(c rotation.Client) rotation.Rotator {
-		return &strategy.AlternatingUsers{Service: db, Admin: strategy.Admin{Client: c}}
+		return &strategy.AlternatingUsers{Service: db, AdminSecret: strategy.AdminSecret{Client: c}}
 	}, ver(tokCur, dbValue("app", pwCur), "AWSCURRENT"), ver(tokPending, dbValue("app_clone", pwClone), "AWSPENDING"))
 	h, err := rotation.New(&finishingClient{Client: w.fake, fake: w.fake, arn: w.arn},
-		&strategy.AlternatingUsers{Service: db, Admin: strategy.Admin{Client: w.fake}})
+		&strategy.AlternatingUsers{Service: db, AdminSecret: strategy.AdminSecret{Client: w.fake}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -377,7 +377,7 @@ func TestAlternatingUsersSetIsIdempotent(t *testing.T) {
 	deny := false
 	var mu sync.Mutex
 	w := newWorld(t, map[string]string{adminName: adminSecretWith(pwAdmin)}, func(c rotation.Client) rotation.Rotator {
-		return &strategy.AlternatingUsers{Service: db, Admin: strategy.Admin{Client: readerFunc(func(ctx context.Context, in *secretsmanager.GetSecretValueInput) (*secretsmanager.GetSecretValueOutput, error) {
+		return &strategy.AlternatingUsers{Service: db, AdminSecret: strategy.AdminSecret{Client: readerFunc(func(ctx context.Context, in *secretsmanager.GetSecretValueInput) (*secretsmanager.GetSecretValueOutput, error) {
 			mu.Lock()
 			defer mu.Unlock()
 			if deny {

@@ -40,7 +40,7 @@ func singleUserFactory(withAdmin bool) rotationtest.Factory {
 			NewHandler: func(c rotation.Client, l *slog.Logger) (rotationtest.HandleFunc, error) {
 				s := &strategy.SingleUser{Service: db}
 				if withAdmin {
-					s.Admin = &strategy.Admin{Client: c}
+					s.AdminSecret = &strategy.AdminSecret{Client: c}
 					s.AllowedUsers = []string{"app"}
 				}
 				return newHandler(c, l, s)
@@ -76,7 +76,7 @@ func alternatingFactory(preCreated bool) rotationtest.Factory {
 			Secret: `{"engine":"toy","host":"` + toyHost + `","port":5432,"dbname":"app","username":"` + user + `","password":"initial-password-0001","masterarn":"` + adminName + `"}`,
 			Others: map[string]string{adminName: adminSecret},
 			NewHandler: func(c rotation.Client, l *slog.Logger) (rotationtest.HandleFunc, error) {
-				a := &strategy.AlternatingUsers{Service: db, Admin: strategy.Admin{Client: c}, MaxNameLength: 32}
+				a := &strategy.AlternatingUsers{Service: db, AdminSecret: strategy.AdminSecret{Client: c}, MaxNameLength: 32}
 				if preCreated {
 					a.Users = [2]string{"app_blue", "app_green"}
 				}

@@ -105,7 +105,7 @@ func ExampleAlternatingUsers() {
 
 	h, err := rotation.New(fake, &strategy.AlternatingUsers{
 		Service:       db,
-		Admin:         strategy.Admin{Client: fake},
+		AdminSecret:   strategy.AdminSecret{Client: fake},
 		MaxNameLength: 32, // MySQL
 	})
 	if err != nil {

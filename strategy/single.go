@@ -39,8 +39,9 @@ type ChangeRequest struct {
 	Old *rotation.Secret
 	// New is the pending value to install.
 	New *rotation.Secret
-	// Admin reports whether Login is the admin credential.
-	Admin bool
+	// LoginIsAdmin reports whether Login is the admin credential (from
+	// SingleUser.AdminSecret) rather than the user's own old value.
+	LoginIsAdmin bool
 }
 
 // SingleUser rotates one credential in place. Create generates a new
@@ -64,13 +65,13 @@ type SingleUser struct {
 	// password.
 	UsernameField string
 
-	// Admin, if set, makes the change with an admin credential read from
-	// another secret (see Admin) instead of the user's own old password.
+	// AdminSecret, if set, makes the change with an admin credential read
+	// from another secret instead of the user's own old password.
 	// It requires AllowedUsers.
-	Admin *Admin
+	AdminSecret *AdminSecret
 
 	// AllowedUsers lists the users whose password the admin credential may
-	// change. It is required with Admin: the user name comes from the
+	// change. It is required with AdminSecret: the user name comes from the
 	// rotated secret, so without a list anyone who can write that secret
 	// could have the admin reset any account's password (the admin's own
 	// included) and read the result. The admin secret's own user is always
@@ -78,9 +79,12 @@ type SingleUser struct {
 	AllowedUsers []string
 
 	// MatchFields must be equal in the current and pending values (the
-	// same host and resource); default ["host", "port", "dbname"]. A field
+	// same host and resource). Empty means DefaultMatchFields. A field
 	// absent from both is ignored.
 	MatchFields []string
+	// SkipFieldMatch turns that comparison off. MatchFields must then be
+	// empty.
+	SkipFieldMatch bool
 }
 
 // Validate reports a configuration that cannot work, naming the field.
@@ -91,10 +95,15 @@ func (s *SingleUser) Validate() error {
 		return errors.New("strategy: SingleUser is nil")
 	case s.Service == nil:
 		return errors.New("strategy: SingleUser.Service is nil")
-	case s.Admin != nil && len(s.AllowedUsers) == 0:
-		return errors.New("strategy: SingleUser.Admin is set but AllowedUsers is empty; list the users the admin may change")
-	case s.Admin != nil && s.Admin.Client == nil:
-		return errors.New("strategy: SingleUser.Admin.Client is nil")
+	case s.AdminSecret != nil && len(s.AllowedUsers) == 0:
+		return errors.New("strategy: SingleUser.AdminSecret is set but AllowedUsers is empty; list the users the admin may change")
+	case s.SkipFieldMatch && len(s.MatchFields) > 0:
+		return errors.New("strategy: SingleUser has both SkipFieldMatch and MatchFields; set one")
+	}
+	if s.AdminSecret != nil {
+		if err := s.AdminSecret.validate("SingleUser.AdminSecret"); err != nil {
+			return err
+		}
 	}
 	return s.Policy.Validate()
 }
@@ -107,14 +116,18 @@ func (s *SingleUser) usernameField() string { return orDefault(s.UsernameField, 
 
 // Create returns the current value with a new password.
 func (s *SingleUser) Create(ctx context.Context, req *rotation.CreateRequest) (*rotation.CreateResponse, error) {
-	if err := req.Current.Valid(); err != nil {
+	cur, err := req.Current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := cur.Validate(); err != nil {
 		return nil, err
 	}
 	pw, err := s.Policy.Generate()
 	if err != nil {
 		return nil, err
 	}
-	p, err := req.Current.With(map[string]any{s.passwordField(): pw})
+	p, err := cur.With(map[string]any{s.passwordField(): pw})
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +159,7 @@ func (s *SingleUser) Set(ctx context.Context, req *rotation.SetRequest) (*rotati
 			return nil, fmt.Errorf("%w: field %q of the pending value names another user than the current value", ErrUserMismatch, uf)
 		}
 	}
-	if err := matchFields(cur, req.Pending, s.MatchFields); err != nil {
+	if err := matchFields(cur, req.Pending, s.MatchFields, s.SkipFieldMatch); err != nil {
 		return nil, err
 	}
 	if err := s.Service.Test(ctx, cur); err == nil {
@@ -165,7 +178,7 @@ func (s *SingleUser) Set(ctx context.Context, req *rotation.SetRequest) (*rotati
 			}
 		}
 	}
-	if s.Admin != nil {
+	if s.AdminSecret != nil {
 		user, err := req.Pending.Get(uf)
 		if err != nil {
 			return nil, err
@@ -173,14 +186,14 @@ func (s *SingleUser) Set(ctx context.Context, req *rotation.SetRequest) (*rotati
 		if !slices.Contains(s.AllowedUsers, user) {
 			return nil, fmt.Errorf("%w: field %q names a user that is not in AllowedUsers; the admin credential changes only the users listed there", ErrUserMismatch, uf)
 		}
-		admin, err := s.Admin.Fetch(ctx, req.Pending)
+		admin, err := s.AdminSecret.Fetch(ctx, req.Pending)
 		if err != nil {
 			return nil, err
 		}
-		if au, _, _ := admin.Lookup(s.Admin.usernameField()); au == user {
+		if au, _, _ := admin.Lookup(s.AdminSecret.usernameField()); au == user {
 			return nil, fmt.Errorf("%w: field %q names the admin secret's own user; the admin credential is never rotated through another secret", ErrUserMismatch, uf)
 		}
-		if err := s.Service.Change(ctx, &ChangeRequest{Login: admin, Old: old, New: req.Pending, Admin: true}); err != nil {
+		if err := s.Service.Change(ctx, &ChangeRequest{Login: admin, Old: old, New: req.Pending, LoginIsAdmin: true}); err != nil {
 			return nil, fmt.Errorf("change password as admin: %w", rotation.Scrub(err, admin))
 		}
 		return &rotation.SetResponse{}, nil

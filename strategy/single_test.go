@@ -70,7 +70,7 @@ func (r *recordingPasswords) changes() []string {
 	defer r.mu.Unlock()
 	var out []string
 	for _, req := range r.reqs {
-		out = append(out, fmt.Sprintf("login=%s old=%s new=%s admin=%v", r.name(req.Login), r.name(req.Old), r.name(req.New), req.Admin))
+		out = append(out, fmt.Sprintf("login=%s old=%s new=%s admin=%v", r.name(req.Login), r.name(req.Old), r.name(req.New), req.LoginIsAdmin))
 	}
 	return out
 }
@@ -179,7 +179,7 @@ func TestSingleUserSet(t *testing.T) {
 			w := newWorld(t, others, func(c rotation.Client) rotation.Rotator {
 				s := &strategy.SingleUser{Service: rec}
 				if tt.admin {
-					s.Admin = &strategy.Admin{Client: c}
+					s.AdminSecret = &strategy.AdminSecret{Client: c}
 					s.AllowedUsers = []string{"app"}
 				}
 				return s
@@ -233,8 +233,8 @@ func TestSingleUserOldIsPrevious(t *testing.T) {
 	if pw, _ := req.Old.Get("password"); pw != pwPrev {
 		t.Errorf("ChangeRequest.Old holds the %s password, want AWSPREVIOUS's", passwordNames[pw])
 	}
-	if !req.Login.Equal(req.Old) || req.Admin {
-		t.Errorf("ChangeRequest logged in with %s (admin %v), want the old value", rec.name(req.Login), req.Admin)
+	if !req.Login.Equal(req.Old) || req.LoginIsAdmin {
+		t.Errorf("ChangeRequest logged in with %s (admin %v), want the old value", rec.name(req.Login), req.LoginIsAdmin)
 	}
 	if err := db.Test(context.Background(), w.value(rotation.StageCurrent)); err != nil {
 		t.Errorf("AWSCURRENT does not authenticate after the rotation: %v", err)

@@ -97,7 +97,7 @@ func (d *passwordDB) Change(ctx context.Context, req *strategy.ChangeRequest) er
 		return fmt.Errorf("user %q: %w", target, errNoUser)
 	}
 	by := ""
-	if req.Admin {
+	if req.LoginIsAdmin {
 		admin, err := d.loginLocked(d.admins, req.Login)
 		if err != nil {
 			return fmt.Errorf("admin login: %w", err)
@@ -124,20 +124,11 @@ func (d *passwordDB) password(user string) string {
 	return d.users[user]
 }
 
-func (d *passwordDB) setPassword(user, pw string) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.users[user] = pw
-}
-
 func (d *passwordDB) changeLog() []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return slices.Clone(d.changes)
 }
-
-// probe authenticates s as a client would.
-func (d *passwordDB) probe(ctx context.Context, s *rotation.Secret) error { return d.Test(ctx, s) }
 
 // dbUser is a user of userDB.
 type dbUser struct {
@@ -190,7 +181,7 @@ func (d *userDB) Test(ctx context.Context, s *rotation.Secret) error {
 
 // SetPassword implements strategy.UserService.
 func (d *userDB) SetPassword(ctx context.Context, req *strategy.SetPasswordRequest) error {
-	host, admin, adminPw, err := creds(req.Admin)
+	host, admin, adminPw, err := creds(req.Login)
 	if err != nil {
 		return fmt.Errorf("admin credential: %w", err)
 	}

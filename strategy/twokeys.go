@@ -152,7 +152,10 @@ func (k *TwoKeys) heldID(s *rotation.Secret) string {
 // Create revokes orphans (and, at the limit, the AWSPREVIOUS credential),
 // then mints a credential into the pending value.
 func (k *TwoKeys) Create(ctx context.Context, req *rotation.CreateRequest) (*rotation.CreateResponse, error) {
-	cur := req.Current
+	cur, err := req.Current(ctx)
+	if err != nil {
+		return nil, err
+	}
 	curID, err := k.keyID(cur)
 	if err != nil {
 		return nil, err

@@ -239,7 +239,7 @@ func TestStandalone(t *testing.T) {
 	}
 	goTool, err := exec.LookPath("go")
 	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+		t.Skipf("needs the go command on PATH: %v", err)
 	}
 	bin := filepath.Join(t.TempDir(), "secretsmanager-local")
 	if out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput(); err != nil {

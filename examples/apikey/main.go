@@ -28,12 +28,16 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 )
 
 func main() {
-	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	// Lambda's own logger: the request id on every record, the level and
+	// format (AWS_LAMBDA_LOG_LEVEL, AWS_LAMBDA_LOG_FORMAT) from the
+	// function's logging configuration.
+	logger := lambdacontext.NewLogger()
 	s, err := loadSettings(os.Getenv)
 	if err != nil {
 		logger.Error("invalid configuration", slog.String("error", err.Error()))

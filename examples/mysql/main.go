@@ -44,6 +44,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/rotationkit/rotation"
@@ -52,7 +53,10 @@ import (
 )
 
 func main() {
-	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	// Lambda's own logger: the request id on every record, the level and
+	// format (AWS_LAMBDA_LOG_LEVEL, AWS_LAMBDA_LOG_FORMAT) from the
+	// function's logging configuration.
+	logger := lambdacontext.NewLogger()
 	s, err := loadSettings(os.LookupEnv)
 	if err != nil {
 		logger.Error("invalid configuration", slog.String("error", err.Error()))
@@ -206,21 +210,21 @@ func newRotator(client strategy.SecretReader, s settings) (rotation.Rotator, err
 	// adminConfig.adminSecret, which also accepts RDS-managed master
 	// secrets that hold no host (with DB_ADMIN_ENDPOINT); the strategy's
 	// own match would not.
-	admin := strategy.Admin{Client: client, Field: dbsecret.FieldMasterARN, MatchFields: []string{}}
+	admin := strategy.AdminSecret{Client: client, Field: dbsecret.FieldMasterARN, SkipFieldMatch: true}
 	switch s.mode {
 	case modeSingle:
 		svc := passwordService{c: c}
 		r := singleUser{self: &strategy.SingleUser{Service: svc, Policy: s.policy}, allowed: s.allowedUsers}
 		if len(s.allowedUsers) > 0 {
-			r.admin = &strategy.SingleUser{Service: svc, Policy: s.policy, Admin: &admin, AllowedUsers: s.allowedUsers}
+			r.admin = &strategy.SingleUser{Service: svc, Policy: s.policy, AdminSecret: &admin, AllowedUsers: s.allowedUsers}
 		}
 		return r, nil
 	case modeAlternating, modePrecreated:
 		a := &strategy.AlternatingUsers{
-			Service: userService{c: c, precreated: s.mode == modePrecreated},
-			Admin:   admin,
-			Policy:  s.policy,
-			Suffix:  s.suffix,
+			Service:     userService{c: c, precreated: s.mode == modePrecreated},
+			AdminSecret: admin,
+			Policy:      s.policy,
+			Suffix:      s.suffix,
 			// No static MaxNameLength: the limit depends on the server
 			// (MySQL 32, MariaDB 80 or 128), which setSecret asks.
 			MatchFields: []string{dbsecret.FieldEngine, dbsecret.FieldHost, dbsecret.FieldPort, dbsecret.FieldDBName, dbsecret.FieldMasterARN},

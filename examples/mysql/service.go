@@ -35,7 +35,7 @@ func (p passwordService) Change(ctx context.Context, req *strategy.ChangeRequest
 		return fmt.Errorf("pending value: %w", err)
 	}
 	var login *dbsecret.Secret
-	if req.Admin {
+	if req.LoginIsAdmin {
 		login, err = p.c.adminSecret(req.Login, pending)
 	} else {
 		login, err = parseSecret(req.Login)
@@ -45,13 +45,13 @@ func (p passwordService) Change(ctx context.Context, req *strategy.ChangeRequest
 	}
 	s, err := p.c.open(ctx, login, false)
 	if err != nil {
-		if req.Admin {
+		if req.LoginIsAdmin {
 			return fmt.Errorf("admin: %w", err)
 		}
 		return err
 	}
 	defer s.close()
-	if req.Admin {
+	if req.LoginIsAdmin {
 		hosts, err := s.hosts(ctx, pending.Username)
 		if err != nil {
 			return err
@@ -125,7 +125,7 @@ func (u userService) SetPassword(ctx context.Context, req *strategy.SetPasswordR
 	if pending.Username != req.User {
 		return fmt.Errorf("%w: field %q of the pending value is not the user to change", strategy.ErrUserMismatch, dbsecret.FieldUsername)
 	}
-	admin, err := u.c.adminSecret(req.Admin, pending)
+	admin, err := u.c.adminSecret(req.Login, pending)
 	if err != nil {
 		return err
 	}
@@ -264,11 +264,15 @@ func (r singleUser) pick(s *rotation.Secret) (*strategy.SingleUser, error) {
 // checks ALLOWED_USERS first, so a user not listed fails before anything
 // is written.
 func (r singleUser) Create(ctx context.Context, req *rotation.CreateRequest) (*rotation.CreateResponse, error) {
-	cur, err := parseSecret(req.Current)
+	current, err := req.Current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := parseSecret(current)
 	if err != nil {
 		return nil, fmt.Errorf("current value: %w", err)
 	}
-	s, err := r.pick(req.Current)
+	s, err := r.pick(current)
 	if err != nil {
 		return nil, err
 	}
@@ -304,7 +308,11 @@ type alternating struct{ *strategy.AlternatingUsers }
 // Create returns the current value with the other user and a new
 // password.
 func (a alternating) Create(ctx context.Context, req *rotation.CreateRequest) (*rotation.CreateResponse, error) {
-	if _, err := parseSecret(req.Current); err != nil {
+	cur, err := req.Current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := parseSecret(cur); err != nil {
 		return nil, fmt.Errorf("current value: %w", err)
 	}
 	resp, err := a.AlternatingUsers.Create(ctx, req)

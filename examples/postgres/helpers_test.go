@@ -505,7 +505,3 @@ func field(t testing.TB, secret, name string) string {
 }
 
 func rotationSecret(s string) *rotation.Secret { return rotation.NewString(s) }
-
-// checksPasswords reports whether the server refuses a wrong password
-// (it does not under "trust" authentication).
-func (s *pgServer) checksPasswords() bool { return !s.trust }

@@ -21,10 +21,10 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/rotationkit/rotation"
@@ -32,7 +32,10 @@ import (
 )
 
 func main() {
-	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	// Lambda's own logger: the request id on every record, the level and
+	// format (AWS_LAMBDA_LOG_LEVEL, AWS_LAMBDA_LOG_FORMAT) from the
+	// function's logging configuration.
+	logger := lambdacontext.NewLogger()
 	cfg, err := configFromEnv(os.LookupEnv)
 	if err != nil {
 		logger.Error("configuration", "error", err.Error())

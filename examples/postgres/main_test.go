@@ -10,6 +10,7 @@ import (
 	"github.com/rotationkit/rotation"
 	"github.com/rotationkit/rotation/examples/internal/dbsecret"
 	"github.com/rotationkit/rotation/localsm"
+	"github.com/rotationkit/rotation/rotationtest"
 	"github.com/rotationkit/rotation/strategy"
 )
 
@@ -82,7 +83,7 @@ func TestCreateValidatesUpFront(t *testing.T) {
 			{`{"engine":"postgres","host":"h.cluster-ro-x.rds.amazonaws.com","username":"u","password":"secret-pw-1"}`, `"host"`},
 			{`{"engine":"postgres","host":"h","username":"u","password":"secret-pw-1","ssl":"maybe"}`, `"ssl"`},
 		} {
-			_, err := r.Create(context.Background(), &rotation.CreateRequest{Current: rotation.NewString(tc.secret)})
+			_, err := r.Create(context.Background(), rotationtest.NewCreateRequest("arn", "v2", rotation.NewString(tc.secret), nil))
 			if err == nil || !errors.Is(err, rotation.ErrInvalidSecret) || !strings.Contains(err.Error(), tc.field) {
 				t.Errorf("%s: Create(%s) = %v, want ErrInvalidSecret naming %s", mode, tc.secret, err, tc.field)
 			}
@@ -93,7 +94,7 @@ func TestCreateValidatesUpFront(t *testing.T) {
 	}
 	// Alternating: the admin secret is required (named by masterarn).
 	r, _ := newRotator(config{mode: ModeAlternating}, noSecrets{})
-	_, err := r.Create(context.Background(), &rotation.CreateRequest{Current: rotation.NewString(`{"engine":"postgres","host":"h","username":"u","password":"p"}`)})
+	_, err := r.Create(context.Background(), rotationtest.NewCreateRequest("arn", "v2", rotation.NewString(`{"engine":"postgres","host":"h","username":"u","password":"p"}`), nil))
 	if err == nil || !strings.Contains(err.Error(), `"masterarn"`) {
 		t.Errorf("alternating without masterarn: %v", err)
 	}
@@ -145,7 +146,7 @@ func TestSingleAdminNeedsAllowedUsers(t *testing.T) {
 		t.Fatal(err)
 	}
 	cur := rotation.NewString(`{"engine":"postgres","host":"h","username":"victim","password":"p","masterarn":"rds!db-1"}`)
-	_, err = r.Create(context.Background(), &rotation.CreateRequest{Current: cur})
+	_, err = r.Create(context.Background(), rotationtest.NewCreateRequest("arn", "v2", cur, nil))
 	if err == nil || !strings.Contains(err.Error(), "ALLOWED_USERS") {
 		t.Errorf("Create with masterarn and no ALLOWED_USERS: %v, want an error naming ALLOWED_USERS", err)
 	}
@@ -154,7 +155,7 @@ func TestSingleAdminNeedsAllowedUsers(t *testing.T) {
 		t.Errorf("Set with masterarn and no ALLOWED_USERS: %v, want an error naming ALLOWED_USERS", err)
 	}
 	// Without masterarn, single-user rotation needs no ALLOWED_USERS.
-	if _, err := r.Create(context.Background(), &rotation.CreateRequest{Current: rotation.NewString(`{"engine":"postgres","host":"h","username":"app","password":"p"}`)}); err != nil {
+	if _, err := r.Create(context.Background(), rotationtest.NewCreateRequest("arn", "v2", rotation.NewString(`{"engine":"postgres","host":"h","username":"app","password":"p"}`), nil)); err != nil {
 		t.Errorf("Create without masterarn: %v", err)
 	}
 	// The strategy's own validation runs through validating and singleUser.
@@ -165,7 +166,7 @@ func TestSingleAdminNeedsAllowedUsers(t *testing.T) {
 	if err := v.Validate(); err != nil {
 		t.Errorf("Validate: %v", err)
 	}
-	bad := &validating{next: &singleUser{own: &strategy.SingleUser{Service: &service{}}, withAdmin: &strategy.SingleUser{Service: &service{}, Admin: &strategy.Admin{Client: oneSecret("{}")}}}}
+	bad := &validating{next: &singleUser{own: &strategy.SingleUser{Service: &service{}}, withAdmin: &strategy.SingleUser{Service: &service{}, AdminSecret: &strategy.AdminSecret{Client: oneSecret("{}")}}}}
 	if _, err := rotation.New(localsm.New(localsm.Options{}), bad); err == nil || !strings.Contains(err.Error(), "AllowedUsers") {
 		t.Errorf("rotation.New with an admin and no AllowedUsers: %v", err)
 	}

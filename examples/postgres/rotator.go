@@ -38,12 +38,6 @@ const (
 	// envAllowedUsers lists the users the admin may change in single-user
 	// mode; required when a secret names an admin secret (masterarn).
 	envAllowedUsers = dbsecret.EnvAllowedUsers
-	// envAdminEndpoint pins the server the admin credential is sent to
-	// when the admin secret names no host (host:port).
-	envAdminEndpoint = dbsecret.EnvAdminEndpoint
-	// envAdminAllowPlaintext, for tests against a local server only, lets
-	// the admin connection follow the secrets' TLS settings.
-	envAdminAllowPlaintext = dbsecret.EnvAdminAllowPlaintext
 	// envAllowMD5 accepts md5 password authentication besides
 	// SCRAM-SHA-256 (and then does not require channel binding).
 	envAllowMD5 = "DB_ALLOW_MD5"
@@ -158,19 +152,19 @@ func newRotator(c config, sm strategy.SecretReader) (rotation.Rotator, error) {
 	// never from the rotated secret alone. Admin secrets without a host
 	// (RDS-managed master secrets), which the strategy's default match on
 	// "host" would refuse, are accepted when DB_ADMIN_ENDPOINT pins it.
-	admin := strategy.Admin{Client: sm, Field: dbsecret.FieldMasterARN, MatchFields: []string{}}
+	admin := strategy.AdminSecret{Client: sm, Field: dbsecret.FieldMasterARN, SkipFieldMatch: true}
 	var r rotation.Rotator
 	switch c.mode {
 	case ModeSingle:
 		s := &singleUser{own: &strategy.SingleUser{Service: svc, Policy: c.policy}}
 		if len(c.allowedUsers) > 0 {
-			s.withAdmin = &strategy.SingleUser{Service: svc, Policy: c.policy, Admin: &admin, AllowedUsers: c.allowedUsers}
+			s.withAdmin = &strategy.SingleUser{Service: svc, Policy: c.policy, AdminSecret: &admin, AllowedUsers: c.allowedUsers}
 		}
 		r = s
 	case ModeAlternating, ModeAlternatingPrecreated:
 		a := &strategy.AlternatingUsers{
 			Service:       svc,
-			Admin:         admin,
+			AdminSecret:   admin,
 			Policy:        c.policy,
 			Suffix:        c.suffix,
 			MaxNameLength: maxIdentifierBytes, // counted in characters there; bytes are checked below
@@ -222,8 +216,12 @@ func (s *singleUser) adminFor(v *rotation.Secret) (*strategy.SingleUser, bool, e
 }
 
 func (s *singleUser) Create(ctx context.Context, req *rotation.CreateRequest) (*rotation.CreateResponse, error) {
+	cur, err := req.Current(ctx)
+	if err != nil {
+		return nil, err
+	}
 	// Refuse up front, before a pending value exists.
-	if _, _, err := s.adminFor(req.Current); err != nil {
+	if _, _, err := s.adminFor(cur); err != nil {
 		return nil, err
 	}
 	return s.own.Create(ctx, req)
@@ -261,7 +259,11 @@ func (v *validating) Validate() error {
 }
 
 func (v *validating) Create(ctx context.Context, req *rotation.CreateRequest) (*rotation.CreateResponse, error) {
-	if _, err := dbsecret.Parse(req.Current, dbsecret.PostgreSQL); err != nil {
+	cur, err := req.Current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := dbsecret.Parse(cur, dbsecret.PostgreSQL); err != nil {
 		return nil, fmt.Errorf("the AWSCURRENT value: %w", err)
 	}
 	resp, err := v.next.Create(ctx, req)

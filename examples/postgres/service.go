@@ -274,7 +274,7 @@ func (sv *service) Change(ctx context.Context, req *strategy.ChangeRequest) erro
 		return err
 	}
 	var login *dbsecret.Secret
-	if req.Admin {
+	if req.LoginIsAdmin {
 		// The strategy checked AllowedUsers; so does the service, in case
 		// it is ever used without it.
 		if !slices.Contains(sv.allowedUsers, pending.Username) {
@@ -306,7 +306,7 @@ func (sv *service) Change(ctx context.Context, req *strategy.ChangeRequest) erro
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	return inTx(ctx, conn, pending.Username, func(tx pgx.Tx) error {
-		if req.Admin {
+		if req.LoginIsAdmin {
 			if err := checkAdminMayChange(ctx, tx, pending.Username); err != nil {
 				return err
 			}
@@ -442,7 +442,7 @@ func (sv *service) SetPassword(ctx context.Context, req *strategy.SetPasswordReq
 			return err
 		}
 	}
-	admin, err := sv.adminLogin(req.Admin, pending)
+	admin, err := sv.adminLogin(req.Login, pending)
 	if err != nil {
 		return err
 	}

@@ -32,7 +32,7 @@ func TestLambdaEndToEnd(t *testing.T) {
 	}
 
 	harness := lambdatest.StartHarness(t, ".", "arn:aws:lambda:us-east-1:123456789012:function:sshkey",
-		"SSH_DIAL_TIMEOUT=5s", "SSH_COMMAND_TIMEOUT=10s", "LOG_LEVEL=debug")
+		"SSH_DIAL_TIMEOUT=5s", "SSH_COMMAND_TIMEOUT=10s", "AWS_LAMBDA_LOG_LEVEL=DEBUG")
 	fake, client, function := harness.Fake, harness.Client, harness.Function
 	created, err := client.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 		Name:         aws.String(name),

@@ -26,9 +26,10 @@
 //	SSH_DIAL_TIMEOUT     connect + handshake + authentication per host (default 10s)
 //	SSH_COMMAND_TIMEOUT  each remote command (default 20s)
 //	SSH_PARALLEL         hosts handled at once (default 8)
-//	LOG_LEVEL            debug, info, warn or error (default info)
 //
-// plus the AWS SDK's usual variables (AWS_REGION, and
+// plus Lambda's logging configuration (AWS_LAMBDA_LOG_LEVEL and
+// AWS_LAMBDA_LOG_FORMAT, set from the function's LoggingConfig) and the
+// AWS SDK's usual variables (AWS_REGION, and
 // AWS_ENDPOINT_URL_SECRETS_MANAGER to use another endpoint).
 package main
 
@@ -41,15 +42,20 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/rotationkit/rotation"
 )
 
 func main() {
-	logger, rot, err := configure(os.Getenv)
+	// Lambda's own logger: the request id on every record, the level and
+	// format (AWS_LAMBDA_LOG_LEVEL, AWS_LAMBDA_LOG_FORMAT) from the
+	// function's logging configuration.
+	logger := lambdacontext.NewLogger()
+	rot, err := configure(os.Getenv)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "sshkey: configuration:", err)
+		logger.Error("invalid configuration", slog.String("error", err.Error()))
 		os.Exit(1)
 	}
 	cfg, err := config.LoadDefaultConfig(context.Background())
@@ -66,32 +72,25 @@ func main() {
 }
 
 // configure reads the environment once, at cold start.
-func configure(getenv func(string) string) (*slog.Logger, *Rotator, error) {
-	var level slog.Level
-	if v := getenv("LOG_LEVEL"); v != "" {
-		if err := level.UnmarshalText([]byte(v)); err != nil {
-			return nil, nil, fmt.Errorf("LOG_LEVEL=%q: want debug, info, warn or error", v)
-		}
-	}
-	logger := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level}))
+func configure(getenv func(string) string) (*Rotator, error) {
 	rot := &Rotator{}
 	var err error
 	if rot.DialTimeout, err = duration(getenv, "SSH_DIAL_TIMEOUT", 10*time.Second); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if rot.CommandTimeout, err = duration(getenv, "SSH_COMMAND_TIMEOUT", 20*time.Second); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if v := getenv("SSH_PARALLEL"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 256 {
-			return nil, nil, fmt.Errorf("SSH_PARALLEL=%q: want a whole number from 1 to 256", v)
+			return nil, fmt.Errorf("SSH_PARALLEL=%q: want a whole number from 1 to 256", v)
 		}
 		rot.Parallel = n
 	} else {
 		rot.Parallel = 8
 	}
-	return logger, rot, nil
+	return rot, nil
 }
 
 func duration(getenv func(string) string, name string, def time.Duration) (time.Duration, error) {

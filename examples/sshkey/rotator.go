@@ -83,9 +83,13 @@ func (r *Rotator) parallel() int {
 // comment marks it as installed by this rotator for this secret and
 // version; the other fields are carried over from the current value.
 func (r *Rotator) Create(ctx context.Context, req *rotation.CreateRequest) (*rotation.CreateResponse, error) {
+	cur, err := req.Current(ctx)
+	if err != nil {
+		return nil, err
+	}
 	// Check the current value now: a rotation that cannot log in should
 	// fail before it stores anything.
-	if _, err := parseSecret(req.Current); err != nil {
+	if _, err := parseSecret(cur); err != nil {
 		return nil, fmt.Errorf("the AWSCURRENT value: %w", err)
 	}
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
@@ -101,7 +105,7 @@ func (r *Rotator) Create(ctx context.Context, req *rotation.CreateRequest) (*rot
 	if err != nil {
 		return nil, fmt.Errorf("encoding the public key: %w", err)
 	}
-	p, err := req.Current.With(map[string]any{
+	p, err := cur.With(map[string]any{
 		fieldPrivateKey: string(pem.EncodeToMemory(block)),
 		fieldPublicKey:  authorizedLine(sshPub, comment),
 	})

@@ -71,7 +71,7 @@ func invalid(format string, args ...any) error {
 // parseSecret reads and checks every field of s. Errors name the field and
 // the problem, never a value.
 func parseSecret(s *rotation.Secret) (*keySecret, error) {
-	if err := s.Valid(); err != nil {
+	if err := s.Validate(); err != nil {
 		return nil, err
 	}
 	var ks keySecret

@@ -21,7 +21,7 @@ import (
 // ignores case); an "engine" it names must belong to family f. Errors
 // wrap rotation.ErrInvalidSecret, say "admin secret" and name the field.
 //
-// Use it with strategy.Admin{MatchFields: []string{}}: the strategy's own
+// Use it with strategy.AdminSecret{SkipFieldMatch: true}: the strategy's own
 // match (default ["host"]) would refuse admin secrets without a host.
 //
 // ParseAdmin lets the rotated secret choose where the admin credential
@@ -45,7 +45,7 @@ func parseAdmin(admin *rotation.Secret, target *Secret, f Family) (*Secret, erro
 	if admin == nil {
 		return nil, fmt.Errorf("%w: no secret", rotation.ErrInvalidSecret)
 	}
-	if err := admin.Valid(); err != nil {
+	if err := admin.Validate(); err != nil {
 		return nil, err
 	}
 	out := *target

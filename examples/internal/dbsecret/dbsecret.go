@@ -207,7 +207,7 @@ func Parse(s *rotation.Secret, f Family) (*Secret, error) {
 	if s == nil {
 		return nil, fmt.Errorf("%w: no secret", rotation.ErrInvalidSecret)
 	}
-	if err := s.Valid(); err != nil {
+	if err := s.Validate(); err != nil {
 		return nil, err
 	}
 	engines := f.Engines()

@@ -99,7 +99,9 @@ func baseEnv() []string {
 		}
 		env = append(env, kv)
 	}
-	return env
+	// What Lambda sets for a function whose LoggingConfig asks for JSON
+	// application logs at INFO; an env given to Start may override them.
+	return append(env, "AWS_LAMBDA_LOG_FORMAT=JSON", "AWS_LAMBDA_LOG_LEVEL=INFO")
 }
 
 func freeAddr(t testing.TB) string {

@@ -262,7 +262,7 @@ func (h *Harness) RotateTimesOut(t testing.TB, ctx context.Context, name, value 
 
 // CheckLog waits for the fake's rotations to end, then checks that the
 // function's log has its JSON step records (a finishSecret step, a "done"
-// outcome) and that it holds none of values (secret values), the field
+// outcome), each with the invocation's requestId, and that it holds none of values (secret values), the field
 // of each that is a JSON object (the credential), and no RotationToken.
 func (h *Harness) CheckLog(t testing.TB, ctx context.Context, values []string, field string) {
 	t.Helper()
@@ -272,6 +272,13 @@ func (h *Harness) CheckLog(t testing.TB, ctx context.Context, values []string, f
 	log := h.Function.Log.String()
 	if !strings.Contains(log, `"step":"finishSecret"`) || !strings.Contains(log, `"outcome":"done"`) {
 		t.Errorf("the function's log lacks its JSON step records:\n%s", log)
+	}
+	// Lambda's logger puts the invocation's request id on every record
+	// the Handler writes with the invocation's context.
+	for _, line := range strings.Split(log, "\n") {
+		if strings.Contains(line, `"step":`) && !strings.Contains(line, `"requestId":"`) {
+			t.Errorf("a step record has no requestId: %s", line)
+		}
 	}
 	needles := slices.Clone(values)
 	for _, v := range values {
