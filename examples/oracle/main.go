@@ -244,13 +244,13 @@ func newRotator(client strategy.SecretReader, s settings) (rotation.Rotator, err
 		}
 	}
 	c := &connector{caFiles: s.caFiles, timeout: s.timeout, admin: s.admin, newConnector: nc}
-	admin := strategy.Admin{Client: client, Field: dbsecret.FieldMasterARN, MatchFields: []string{}}
+	admin := strategy.AdminSecret{Client: client, Field: dbsecret.FieldMasterARN, SkipFieldMatch: true}
 	switch s.mode {
 	case modeSingle:
 		svc := passwordService{c: c}
 		r := singleUser{self: &strategy.SingleUser{Service: svc, Policy: s.policy}, allowed: s.allowedUsers}
 		if len(s.allowedUsers) > 0 {
-			r.admin = &strategy.SingleUser{Service: svc, Policy: s.policy, Admin: &admin, AllowedUsers: s.allowedUsers}
+			r.admin = &strategy.SingleUser{Service: svc, Policy: s.policy, AdminSecret: &admin, AllowedUsers: s.allowedUsers}
 		}
 		return r, nil
 	case modeAlternating, modePrecreated:
@@ -259,10 +259,10 @@ func newRotator(client strategy.SecretReader, s settings) (rotation.Rotator, err
 			suffix = defaultSuffix
 		}
 		a := &strategy.AlternatingUsers{
-			Service: userService{c: c, precreated: s.mode == modePrecreated},
-			Admin:   admin,
-			Policy:  s.policy,
-			Suffix:  suffix,
+			Service:     userService{c: c, precreated: s.mode == modePrecreated},
+			AdminSecret: admin,
+			Policy:      s.policy,
+			Suffix:      suffix,
 			// No static MaxNameLength: the limit (30 or 128 bytes) depends
 			// on the server, which setSecret asks.
 			MatchFields: []string{dbsecret.FieldEngine, dbsecret.FieldHost, dbsecret.FieldPort, dbsecret.FieldDBName, dbsecret.FieldMasterARN},

@@ -123,7 +123,9 @@ func (c *modelConnector) Driver() driver.Driver { return modelDriver{} }
 
 type modelDriver struct{}
 
-func (modelDriver) Open(string) (driver.Conn, error) { return nil, errors.New("model: use the connector") }
+func (modelDriver) Open(string) (driver.Conn, error) {
+	return nil, errors.New("model: use the connector")
+}
 
 func (m *model) handshake(ctx context.Context, cfg *tls.Config) error {
 	cfg = cfg.Clone()

@@ -50,7 +50,7 @@ func (p passwordService) change(ctx context.Context, req *strategy.ChangeRequest
 	user := storedName(pending.Username)
 	var login *dbsecret.Secret
 	var err error
-	if req.Admin {
+	if req.LoginIsAdmin {
 		login, err = p.c.adminSecret(req.Login, pending)
 	} else {
 		login, err = parseSecret(req.Login)
@@ -58,11 +58,11 @@ func (p passwordService) change(ctx context.Context, req *strategy.ChangeRequest
 	if err != nil {
 		return err
 	}
-	if !req.Admin && storedName(login.Username) != user {
+	if !req.LoginIsAdmin && storedName(login.Username) != user {
 		return fmt.Errorf("%w: field %q differs between the old and the pending value", strategy.ErrUserMismatch, dbsecret.FieldUsername)
 	}
 	old := ""
-	if !req.Admin {
+	if !req.LoginIsAdmin {
 		old = login.Password
 		if req.Old != nil {
 			o, err := parseSecret(req.Old)
@@ -80,14 +80,14 @@ func (p passwordService) change(ctx context.Context, req *strategy.ChangeRequest
 	}
 	s, err := p.c.open(ctx, login)
 	if err != nil {
-		if req.Admin {
+		if req.LoginIsAdmin {
 			return fmt.Errorf("admin: %w", err)
 		}
 		return err
 	}
 	defer s.close()
 	s.secrets = append(s.secrets, pending.Password, old)
-	if req.Admin {
+	if req.LoginIsAdmin {
 		acct, err := s.readAccount(ctx, user)
 		if err != nil {
 			return err
@@ -136,7 +136,7 @@ func (u userService) SetPassword(ctx context.Context, req *strategy.SetPasswordR
 	if err != nil {
 		return err
 	}
-	admin, err := u.c.adminSecret(req.Admin, pending)
+	admin, err := u.c.adminSecret(req.Login, pending)
 	if err != nil {
 		return err
 	}
@@ -254,11 +254,15 @@ func (r singleUser) pick(s *rotation.Secret) (*strategy.SingleUser, error) {
 // the secret (and ALLOWED_USERS with an admin), so a bad secret fails
 // before anything is written.
 func (r singleUser) Create(ctx context.Context, req *rotation.CreateRequest) (*rotation.CreateResponse, error) {
-	cur, err := parseSecret(req.Current)
+	current, err := req.Current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := parseSecret(current)
 	if err != nil {
 		return nil, fmt.Errorf("current value: %w", err)
 	}
-	s, err := r.pick(req.Current)
+	s, err := r.pick(current)
 	if err != nil {
 		return nil, err
 	}
@@ -294,7 +298,11 @@ type alternating struct{ *strategy.AlternatingUsers }
 // Create returns the current value with the other user and a new
 // password.
 func (a alternating) Create(ctx context.Context, req *rotation.CreateRequest) (*rotation.CreateResponse, error) {
-	if _, err := parseSecret(req.Current); err != nil {
+	current, err := req.Current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := parseSecret(current); err != nil {
 		return nil, fmt.Errorf("current value: %w", err)
 	}
 	resp, err := a.AlternatingUsers.Create(ctx, req)

@@ -49,18 +49,13 @@ type rig struct {
 func newRig(t *testing.T, s settings, others map[string]string, versions ...localsm.Version) *rig {
 	t.Helper()
 	r := &rig{logs: &syncBuffer{}}
-	var h *rotation.Handler
-	r.fake = localsm.New(localsm.Options{
-		Invoker: localsm.InvokerFunc(func(ctx context.Context, _ string, ev events.SecretsManagerSecretRotationEvent) error {
-			return h.Handle(ctx, ev)
-		}),
-	})
+	r.fake = localsm.New(localsm.Options{})
 	t.Cleanup(func() { _ = r.fake.Wait(context.Background()) })
-	var err error
-	h, err = newHandler(r.fake, s, slog.New(slog.NewJSONHandler(r.logs, nil)))
+	h, err := newHandler(r.fake, s, slog.New(slog.NewJSONHandler(r.logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
+	r.fake.SetInvoker(localsm.HandlerInvoker(h.Handle))
 	ctx := context.Background()
 	for name, v := range others {
 		if _, err := r.fake.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(v)}); err != nil {

@@ -233,19 +233,19 @@ func newRotator(client strategy.SecretReader, s settings) (rotation.Rotator, err
 	// dbsecret.AdminPolicy (see connector.adminSecret), which also
 	// accepts RDS-managed master secrets that hold no host; the
 	// strategy's own match would not.
-	admin := strategy.Admin{Client: client, Field: dbsecret.FieldMasterARN, MatchFields: []string{}}
+	admin := strategy.AdminSecret{Client: client, Field: dbsecret.FieldMasterARN, SkipFieldMatch: true}
 	switch s.mode {
 	case modeSingle:
 		svc := passwordService{c: c}
 		r := singleUser{self: &strategy.SingleUser{Service: svc, Policy: s.policy}, allowed: s.allowedUsers}
 		if len(s.allowedUsers) > 0 {
-			r.admin = &strategy.SingleUser{Service: svc, Policy: s.policy, Admin: &admin, AllowedUsers: s.allowedUsers}
+			r.admin = &strategy.SingleUser{Service: svc, Policy: s.policy, AdminSecret: &admin, AllowedUsers: s.allowedUsers}
 		}
 		return r, nil
 	case modeAlternating, modePrecreated:
 		a := &strategy.AlternatingUsers{
 			Service:       userService{c: c, precreated: s.mode == modePrecreated},
-			Admin:         admin,
+			AdminSecret:   admin,
 			Policy:        s.policy,
 			Suffix:        s.suffix,
 			MaxNameLength: maxNameLength, // UTF-16 units are checked in checkName

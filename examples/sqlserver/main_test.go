@@ -7,6 +7,7 @@ import (
 
 	"github.com/rotationkit/rotation"
 	"github.com/rotationkit/rotation/localsm"
+	"github.com/rotationkit/rotation/rotationtest"
 )
 
 func TestLoadSettings(t *testing.T) {
@@ -65,7 +66,7 @@ func TestCreateRefusesBadSecrets(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = r.Create(t.Context(), &rotation.CreateRequest{Current: rotation.NewString(tc.secret)})
+			_, err = r.Create(t.Context(), rotationtest.NewCreateRequest("arn:aws:secretsmanager:us-east-1:123456789012:secret:test-AbCdEf", "11111111-1111-4111-8111-111111111111", rotation.NewString(tc.secret), nil))
 			if err == nil || !strings.Contains(err.Error(), tc.field) {
 				t.Errorf("%s, %s: %v; want an error naming %s", tc.name, md, err, tc.field)
 			}

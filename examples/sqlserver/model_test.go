@@ -166,7 +166,9 @@ func (c *modelConnector) Driver() driver.Driver { return modelDriver{} }
 
 type modelDriver struct{}
 
-func (modelDriver) Open(string) (driver.Conn, error) { return nil, errors.New("model: use the connector") }
+func (modelDriver) Open(string) (driver.Conn, error) {
+	return nil, errors.New("model: use the connector")
+}
 
 // handshake runs a TLS handshake between the driver's configuration and
 // the model's certificate over an in-memory pipe.

@@ -51,7 +51,7 @@ func (p passwordService) Change(ctx context.Context, req *strategy.ChangeRequest
 func (p passwordService) change(ctx context.Context, req *strategy.ChangeRequest, pending *dbsecret.Secret) error {
 	var login *dbsecret.Secret
 	var err error
-	if req.Admin {
+	if req.LoginIsAdmin {
 		login, err = p.c.adminSecret(req.Login, pending)
 	} else {
 		login, err = parseSecret(req.Login)
@@ -59,18 +59,18 @@ func (p passwordService) change(ctx context.Context, req *strategy.ChangeRequest
 	if err != nil {
 		return err
 	}
-	if !req.Admin && login.Username != pending.Username {
+	if !req.LoginIsAdmin && login.Username != pending.Username {
 		return fmt.Errorf("%w: field %q differs between the old and the pending value", strategy.ErrUserMismatch, dbsecret.FieldUsername)
 	}
 	s, err := p.c.open(ctx, login)
 	if err != nil {
-		if req.Admin {
+		if req.LoginIsAdmin {
 			return fmt.Errorf("admin: %w", err)
 		}
 		return err
 	}
 	defer s.close()
-	if req.Admin {
+	if req.LoginIsAdmin {
 		who, err := s.readPrincipal(ctx, pending.Username)
 		if err != nil {
 			return err
@@ -152,7 +152,7 @@ func (u userService) SetPassword(ctx context.Context, req *strategy.SetPasswordR
 	if err := checkPassword(dbsecret.FieldPassword, pending.Password); err != nil {
 		return err
 	}
-	admin, err := u.c.adminSecret(req.Admin, pending)
+	admin, err := u.c.adminSecret(req.Login, pending)
 	if err != nil {
 		return err
 	}
@@ -286,11 +286,15 @@ func (r singleUser) pick(s *rotation.Secret) (*strategy.SingleUser, error) {
 // the secret (and ALLOWED_USERS with an admin), so a bad secret fails
 // before anything is written.
 func (r singleUser) Create(ctx context.Context, req *rotation.CreateRequest) (*rotation.CreateResponse, error) {
-	cur, err := parseSecret(req.Current)
+	current, err := req.Current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := parseSecret(current)
 	if err != nil {
 		return nil, fmt.Errorf("current value: %w", err)
 	}
-	s, err := r.pick(req.Current)
+	s, err := r.pick(current)
 	if err != nil {
 		return nil, err
 	}
@@ -326,7 +330,11 @@ type alternating struct{ *strategy.AlternatingUsers }
 // Create returns the current value with the other user and a new
 // password.
 func (a alternating) Create(ctx context.Context, req *rotation.CreateRequest) (*rotation.CreateResponse, error) {
-	if _, err := parseSecret(req.Current); err != nil {
+	current, err := req.Current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := parseSecret(current); err != nil {
 		return nil, fmt.Errorf("current value: %w", err)
 	}
 	resp, err := a.AlternatingUsers.Create(ctx, req)
