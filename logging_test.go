@@ -20,8 +20,8 @@ type requestIDs struct {
 }
 
 func (h *requestIDs) Enabled(context.Context, slog.Level) bool { return true }
-func (h *requestIDs) WithAttrs([]slog.Attr) slog.Handler      { return h }
-func (h *requestIDs) WithGroup(string) slog.Handler           { return h }
+func (h *requestIDs) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *requestIDs) WithGroup(string) slog.Handler            { return h }
 func (h *requestIDs) Handle(ctx context.Context, _ slog.Record) error {
 	id := ""
 	if lc, ok := lambdacontext.FromContext(ctx); ok {
