@@ -26,8 +26,9 @@ func (h *Handler) put(ctx context.Context, in *secretsmanager.PutSecretValueInpu
 
 // definitelyRejected reports whether err is the service's answer that a
 // request was refused (a modelled client fault such as validation or a
-// limit), as opposed to a transport error, a timeout, a server fault or an
-// unmodelled error, after which the request may still have taken effect.
+// limit, or throttling), as opposed to a transport error, a timeout, a
+// server fault or another unmodelled error, after which the request may
+// still have taken effect.
 //
 // An error that followed a retry is never a refusal: the attempts before
 // the last may have timed out with their writes still on the way. A Client
