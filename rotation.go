@@ -22,7 +22,9 @@ import (
 
 // Client is the part of the Secrets Manager API a Handler uses. The method
 // signatures are exactly those of *secretsmanager.Client, which satisfies
-// it, as does localsm.Fake.
+// it, as does localsm.Fake. The Handler makes its writes
+// (PutSecretValue, UpdateSecretVersionStage) with per-call options that
+// turn the SDK's retries off; a wrapper should pass optFns on.
 type Client interface {
 	DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error)
 	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)

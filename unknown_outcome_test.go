@@ -193,3 +193,55 @@ func TestFinishLostResponse(t *testing.T) {
 		t.Errorf("labels after finishSecret = %v, want AWSCURRENT on %s", got, versionNew)
 	}
 }
+
+// refusingServer serves fake over HTTP but answers every PutSecretValue
+// with status and body, as the service does when it refuses or fails a
+// request without storing anything.
+func refusingServer(t *testing.T, fake *localsm.Fake, status int, body string) *httptest.Server {
+	inner := localsm.NewHandler(fake, localsm.HandlerOptions{})
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Amz-Target") != "secretsmanager.PutSecretValue" {
+			inner.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, body)
+	}))
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+// TestCreateRefusedOverHTTP checks what the Handler concludes from errors
+// as the real SDK decodes them from the wire: a throttle (an unmodelled
+// code, fault unknown) and a modelled client fault are refusals, so the
+// created value is discarded rather than orphaned; a server fault is not.
+func TestCreateRefusedOverHTTP(t *testing.T) {
+	for _, tt := range []struct {
+		name        string
+		status      int
+		body        string
+		wantDiscard int
+	}{
+		{"throttled", http.StatusBadRequest, `{"__type":"ThrottlingException","Message":"Rate exceeded"}`, 1},
+		{"limit exceeded", http.StatusBadRequest, `{"__type":"LimitExceededException","Message":"Request limit exceeded."}`, 1},
+		{"server fault", http.StatusInternalServerError, `{"__type":"InternalServiceError","Message":"An error occurred on the server side."}`, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			fake := localsm.New(localsm.Options{})
+			arn := seedRotating(t, fake, "refused", currentValue)
+			ts := refusingServer(t, fake, tt.status, tt.body)
+			client := (&localsm.Server{URL: ts.URL, Fake: fake}).Client()
+			r := &discardingRotator{}
+			h := newHandler(t, client, r)
+			if err := h.Handle(context.Background(), event(rotation.StepCreate, arn, versionNew, "")); err == nil {
+				t.Fatal("createSecret succeeded although every write failed")
+			}
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			if len(r.discarded) != tt.wantDiscard {
+				t.Errorf("Discard called %d times, want %d", len(r.discarded), tt.wantDiscard)
+			}
+		})
+	}
+}

@@ -26,21 +26,35 @@ func (h *Handler) put(ctx context.Context, in *secretsmanager.PutSecretValueInpu
 
 // definitelyRejected reports whether err is the service's answer that a
 // request was refused (a modelled client fault such as validation or a
-// limit), as opposed to a transport error, a timeout, a server fault or an
-// unmodelled error, after which the request may still have taken effect.
+// limit, or throttling), as opposed to a transport error, a timeout, a
+// server fault or another unmodelled error, after which the request may
+// still have taken effect.
 //
 // An error that followed a retry is never a refusal: the attempts before
 // the last may have timed out with their writes still on the way. A Client
 // that ignores singleAttempt (a wrapper that drops the per-call options)
 // is caught here when its retries ran out, since the SDK then reports how
 // many attempts it made.
+//
+// Throttling counts as a refusal: the service turns a throttled request
+// away before acting on it. The SDK decodes the wire's ThrottlingException
+// (not in the Secrets Manager model) as a generic error whose fault is
+// unknown, so throttling is recognised by its error code, from the SDK's
+// own list of throttling codes.
 func definitelyRejected(err error) bool {
 	var ma *retry.MaxAttemptsError
 	if errors.As(err, &ma) && ma.Attempt > 1 {
 		return false
 	}
 	var ae smithy.APIError
-	return errors.As(err, &ae) && ae.ErrorFault() == smithy.FaultClient
+	if !errors.As(err, &ae) {
+		return false
+	}
+	if ae.ErrorFault() == smithy.FaultClient {
+		return true
+	}
+	_, throttled := retry.DefaultThrottleErrorCodes[ae.ErrorCode()]
+	return throttled
 }
 
 // moveCurrent moves AWSCURRENT, in a single attempt. When the call fails,
