@@ -169,13 +169,31 @@ const closeGrace = 3 * time.Second
 // A fixture that cannot be built fails the subtest with t.Fatal; a broken
 // rule is reported with t.Error as a *Violation's text.
 //
+// The leak check (rule no-leaks, after every rule) reads the logger the
+// handler is given, the errors it returns, and what it writes with the
+// standard log package or slog.Default(): while a rule runs both are
+// redirected to the suite (and passed on to their previous output), then
+// restored. Concurrent Runs share that redirection safely, but a test that
+// changes log's output or slog.Default() while a Run is going races with
+// it. It looks for every secret value, RotationToken and credential field
+// (pass, pwd, secret, token, key, private, credential; nested too; strings
+// and numbers) in the forms of package internal/redact: raw, quoted,
+// JSON-, URL-, SQL- and backslash-escaped, base64 at any alignment, hex,
+// and any 12-character run of a credential of 16 or more characters.
+//
 // What the suite cannot catch: data races inside the rotator (run the test
 // with -race); faults in calls the rotator makes to services other than
-// Secrets Manager (inject those in the fixture's own target); leaks through
-// anything but the logger it is given and the errors it returns (stdout, a
-// global logger, a metrics label); a value that was generated but never
-// stored and then leaked; values shorter than 8 characters, which cannot be
-// told apart from ordinary log text.
+// Secrets Manager (inject those in the fixture's own target); leaks
+// through anything but the logger it is given, the errors it returns, the
+// standard log package and slog.Default() (os.Stdout, os.Stderr, a metrics
+// label); a value transformed beyond the forms above (hashed, encrypted,
+// split); a value that was generated but never stored and then leaked;
+// values shorter than 8 characters, which cannot be told apart from
+// ordinary log text; and state kept between invocations, unless
+// FreshHandler (state in the handler or Rotator value) or FreshProcess
+// (package-level state too) is given: by default the handler is built once
+// and every step runs in the test process, where such state survives,
+// while on Lambda the next step may run after a cold start.
 func Run(t *testing.T, factory Factory, opts ...SuiteOption) {
 	t.Helper()
 	o := suiteOptions(opts)
