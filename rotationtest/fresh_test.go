@@ -211,4 +211,3 @@ func TestStateModes(t *testing.T) {
 		})
 	}
 }
-

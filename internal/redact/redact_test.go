@@ -140,9 +140,8 @@ func TestCredentials(t *testing.T) {
 		"apiKey": "api-key-value-01", "client_secret": "client-secret-001",
 		"db.password": "nested-password-1", "credentials.value": "nested-credential-1",
 		"private_key.d": "private-exponent-1", "private_key.n": "modulus-not-secret",
-		"admin_user.password": "admin-password-01",
+		"admin_user.password": "admin-password-01", "secret_number": "1234567890123",
 		"api_keys[0]": "listed-key-00001", "api_keys[1]": "listed-key-00002",
-		"secret_number": "1234567890123",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Credentials (-want +got):\n%s", diff)
@@ -153,17 +152,19 @@ func TestCredentials(t *testing.T) {
 }
 
 func TestIsCredentialField(t *testing.T) {
-	for k, want := range map[string]bool{
-		"password": true, "Password": true, "passwd": true, "pwd": true, "pass": true, "passphrase": true,
-		"secret": true, "client_secret": true, "token": true, "access_token": true, "key": true,
-		"apiKey": true, "api-key": true, "private_key": true, "privateKey": true, "credential": true,
-		"secret_access_key": true,
-		"username": false, "host": false, "keyId": false, "key_id": false, "secretArn": false,
-		"public_key": false, "publicKey": false, "token_url": false, "tokenType": false,
-		"passwordLength": false, "key_name": false, "dbname": false, "masterarn": false,
-	} {
-		if got := IsCredentialField(k); got != want {
-			t.Errorf("IsCredentialField(%q) = %v, want %v", k, got, want)
+	credential := []string{"password", "Password", "passwd", "pwd", "pass", "passphrase",
+		"secret", "client_secret", "token", "access_token", "key", "apiKey", "api-key",
+		"private_key", "privateKey", "credential", "secret_access_key"}
+	notCredential := []string{"username", "host", "keyId", "key_id", "secretArn", "public_key",
+		"publicKey", "token_url", "tokenType", "passwordLength", "key_name", "dbname", "masterarn"}
+	for _, k := range credential {
+		if !IsCredentialField(k) {
+			t.Errorf("IsCredentialField(%q) = false, want true", k)
+		}
+	}
+	for _, k := range notCredential {
+		if IsCredentialField(k) {
+			t.Errorf("IsCredentialField(%q) = true, want false", k)
 		}
 	}
 }
