@@ -667,10 +667,10 @@ func (e *scrubbedError) Unwrap() error { return e.err }
 
 // Scrub returns err with every credential of the given values cut out of
 // its text (shown as [REDACTED]); errors.Is and errors.As still see the
-// original chain. The credentials are the whole value and every string or
-// number held by a field whose name marks a credential (pass, pwd,
-// secret, token, key, private, credential, not ending in id, arn, name,
-// url, ...), at any depth; each is cut out in every form the conformance
+// original chain. The credentials are every string or number held by a
+// field whose name marks a credential (pass, pwd, secret, token, key,
+// private, credential, not ending in id, arn, name, url, ...), at any
+// depth, or the whole value when it holds none; each is cut out in every form the conformance
 // suite's leak check looks for: raw, Go-quoted, JSON-, URL-, SQL- and
 // backslash-escaped, base64 and hex, and, for a credential of 16
 // characters or more, any run of 12 of its characters (a partly masked

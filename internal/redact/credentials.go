@@ -80,33 +80,36 @@ type Credential struct {
 }
 
 // Credentials returns what must never appear in text of a secret value:
-// the whole value, and, if it is a JSON object or array, every string or
-// number held by a credential field (IsCredentialField) at any depth,
-// including everything inside an object or array held by one, except
-// fields that name something not secret (a user name under
-// "credentials"). A value that is not a JSON object or array is a
-// credential as a whole. Values shorter than MinLen are left out.
+// if it is a JSON object or array, every string or number held by a
+// credential field (IsCredentialField) at any depth, including everything
+// inside an object or array held by one, except fields that name something
+// not secret (a user name under "credentials"); otherwise, or when no such
+// credential of MinLen characters or more is found, the whole value.
+// Values shorter than MinLen are left out.
+//
+// The whole value is left out when it holds a credential because every
+// form of it (quoted, escaped, encoded) contains the same form of that
+// credential: looking for the credential finds it, and redacting the
+// credential leaves only what is not secret.
 func Credentials(value []byte) []Credential {
 	var out []Credential
 	t := bytes.TrimSpace(value)
 	structured := len(t) > 0 && (t[0] == '{' || t[0] == '[')
-	if len(value) >= MinLen {
+	if structured {
+		d := json.NewDecoder(bytes.NewReader(t))
+		d.UseNumber()
+		var v any
+		if d.Decode(&v) == nil {
+			walk(v, "", false, func(path, s string) {
+				if len(s) >= MinLen {
+					out = append(out, Credential{Value: s, Field: path, Partial: true})
+				}
+			})
+		}
+	}
+	if len(out) == 0 && len(value) >= MinLen {
 		out = append(out, Credential{Value: string(value), Partial: !structured})
 	}
-	if !structured {
-		return out
-	}
-	d := json.NewDecoder(bytes.NewReader(t))
-	d.UseNumber()
-	var v any
-	if d.Decode(&v) != nil {
-		return out
-	}
-	walk(v, "", false, func(path, s string) {
-		if len(s) >= MinLen {
-			out = append(out, Credential{Value: s, Field: path, Partial: true})
-		}
-	})
 	return out
 }
 

@@ -35,7 +35,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"net/url"
 	"regexp"
 	"slices"
@@ -81,13 +80,18 @@ type pattern struct {
 
 // Compile builds a Matcher for needles. Needle i is reported as i by Find.
 func Compile(needles []Needle) *Matcher {
-	m := &Matcher{}
-	seen := map[string]bool{}
+	m := &Matcher{index: map[uint64][]int32{}}
 	add := func(text string, n int) {
-		if len(text) < anchor || seen[text] {
+		if len(text) < anchor {
 			return
 		}
-		seen[text] = true
+		k := load64(text, 0)
+		for _, p := range m.index[k] {
+			if m.pats[p].text == text {
+				return
+			}
+		}
+		m.index[k] = append(m.index[k], int32(len(m.pats)))
 		m.pats = append(m.pats, pattern{text, int32(n)})
 	}
 	for i, n := range needles {
@@ -112,12 +116,9 @@ func Compile(needles []Needle) *Matcher {
 	}
 	m.shift = 64 - bits
 	m.filter = make([]uint64, 1<<bits/64)
-	m.index = make(map[uint64][]int32, len(m.pats))
-	for i, p := range m.pats {
-		k := load64(p.text, 0)
+	for k := range m.index {
 		h := m.hash(k)
 		m.filter[h/64] |= 1 << (h % 64)
-		m.index[k] = append(m.index[k], int32(i))
 	}
 	return m
 }
@@ -255,7 +256,7 @@ func Forms(v string) []string {
 	add(regexp.QuoteMeta(v))
 	add(hex.EncodeToString([]byte(v)))
 	add(strings.ToUpper(hex.EncodeToString([]byte(v))))
-	add(inner(fmt.Sprint([]byte(v))))
+	add(decimalBytes(v))
 	buf := make([]byte, len(v)+2)
 	for _, enc := range []*base64.Encoding{base64.RawStdEncoding, base64.RawURLEncoding} {
 		for o := 0; o < 3; o++ {
@@ -269,6 +270,18 @@ func Forms(v string) []string {
 		}
 	}
 	return forms
+}
+
+// decimalBytes is fmt's %v of []byte(v) without the brackets.
+func decimalBytes(v string) string {
+	b := make([]byte, 0, 4*len(v))
+	for i := 0; i < len(v); i++ {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = strconv.AppendUint(b, uint64(v[i]), 10)
+	}
+	return string(b)
 }
 
 // appendJSONNoHTML is encoding/json's escaping with SetEscapeHTML(false).

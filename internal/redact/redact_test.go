@@ -128,9 +128,7 @@ func TestCredentials(t *testing.T) {
 	got := map[string]string{}
 	for _, c := range Credentials([]byte(secret)) {
 		if c.Field == "" {
-			if c.Value != secret || c.Partial {
-				t.Errorf("whole value: %+v", c)
-			}
+			t.Errorf("the whole value is listed although it holds credentials: %+v", c)
 			continue
 		}
 		got[c.Field] = c.Value
@@ -145,6 +143,10 @@ func TestCredentials(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Credentials (-want +got):\n%s", diff)
+	}
+	noCredential := `{"username":"app","host":"db.internal"}`
+	if c := Credentials([]byte(noCredential)); len(c) != 1 || c[0].Value != noCredential || c[0].Partial {
+		t.Errorf("a JSON value without credentials: %+v, want the whole value, not partial", c)
 	}
 	if c := Credentials([]byte("plain-api-key-value")); len(c) != 1 || !c[0].Partial {
 		t.Errorf("a plain string secret: %+v, want one partial credential", c)
