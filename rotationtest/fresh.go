@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -54,9 +55,11 @@ func FreshHandler() SuiteOption { return func(c *suiteConfig) { c.fresh.handler 
 // Requirements: the handler the child's fixture builds must reach the same
 // target as the parent's (a real server, or the address held in the
 // secret value), so a target that lives in the test process's memory
-// cannot be used; the code before Run or Check in the test function runs
-// again in every child, so keep it cheap; only one Run or Check per test
-// may use FreshProcess. Each invocation starts a process, so the rules
+// cannot be used; the code before Run or Check in the test function (and
+// TestMain, if the package has one) runs again in every child, so keep it
+// cheap; only one Run or Check per test may use FreshProcess; t must be
+// the test that calls Run or Check. It is not available on Windows (the
+// child reaches the parent through inherited file descriptors). Each invocation starts a process, so the rules
 // that make hundreds of invocations (faults, overlapping-invocations,
 // clients-keep-working) are not run with FreshProcess: run the suite
 // without it as well. The child's standard output and error are part of
@@ -264,6 +267,9 @@ func childPattern(name string) string {
 
 // invokeChild runs one invocation in a child process.
 func (e *env) invokeChild(ctx context.Context, ev events.SecretsManagerSecretRotationEvent) (err error) {
+	if runtime.GOOS == "windows" {
+		return errors.New("rotationtest: FreshProcess is not available on Windows")
+	}
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		deadline = time.Now().Add(childTimeout)
