@@ -22,7 +22,9 @@
 // random count: no whitespace, no character three times in a row, and
 // characters of at least two classes (lower case, upper case, digits,
 // others); "-----BEGIN PRIVATE" or a word of a passphrase is not one.
-// Runs are looked for in the raw form only.
+// Runs are looked for in the raw form only; of a credential longer than
+// 1024 characters, runs starting every len/1024 characters are used, so
+// that a leaked run must be that much longer to be found.
 //
 // Needles shorter than MinLen are not looked for: they cannot be told
 // apart from ordinary text. What no Matcher sees: a value transformed
@@ -51,6 +53,9 @@ const (
 	// WindowFrom is the shortest credential whose runs are looked for.
 	WindowFrom = 16
 )
+
+// maxRuns bounds the runs of one needle that are looked for.
+const maxRuns = 1024
 
 // anchor is the length of the prefix a pattern is indexed by. Every
 // pattern is at least this long (forms of a needle of MinLen or more).
@@ -102,7 +107,11 @@ func Compile(needles []Needle) *Matcher {
 			add(f, i)
 		}
 		if n.Partial && len(n.Value) >= WindowFrom {
-			for j := 0; j+WindowLen <= len(n.Value); j++ {
+			// At most maxRuns runs per needle: a longer one (a private
+			// key) is sampled every stride characters, so that any run
+			// of WindowLen+stride-1 of its characters is still found.
+			stride := (len(n.Value) + maxRuns - 1) / maxRuns
+			for j := 0; j+WindowLen <= len(n.Value); j += stride {
 				if w := n.Value[j : j+WindowLen]; randomLooking(w) {
 					add(w, i)
 				}

@@ -104,6 +104,22 @@ func TestShortNeedlesAreNotLookedFor(t *testing.T) {
 	}
 }
 
+func TestLongCredentialRunsAreSampled(t *testing.T) {
+	var b strings.Builder
+	for i := range 1000 {
+		fmt.Fprintf(&b, "K%03dx", i%997) // 5000 characters, no run repeated
+	}
+	long := b.String()
+	m := Compile([]Needle{{Value: long, Partial: true}})
+	if n := len(m.pats); n > maxRuns+len(Forms(long)) {
+		t.Errorf("%d patterns for one needle, want at most %d runs and its forms", n, maxRuns)
+	}
+	// stride 5: any run of WindowLen+4 characters is found.
+	if got := m.Find("x " + long[2001:2001+WindowLen+4] + " y"); len(got) != 1 {
+		t.Errorf("a run of %d characters of a 5000-character credential was not found", WindowLen+4)
+	}
+}
+
 func TestWholeJSONValueHasNoRuns(t *testing.T) {
 	secret := `{"username":"app","password":"abcdefghijKLMNOP12345"}`
 	m := Compile([]Needle{{Value: secret}})
