@@ -2,15 +2,11 @@ package rotation
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"reflect"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -18,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/rotationkit/rotation/internal/redact"
 )
 
 // Client is the part of the Secrets Manager API a Handler uses. The method
@@ -360,7 +358,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SecretsManagerSecretRota
 	if err != nil {
 		attrs = append(attrs, slog.String("outcome", string(outcomeFailure)))
 		h.logger.LogAttrs(ctx, slog.LevelError, "rotation step", attrs...)
-		return &StepError{Step: e.step, SecretARN: e.secretID, VersionID: e.versionID, Err: err}
+		return &StepError{Step: e.step, SecretARN: e.secretID, VersionID: e.versionID, Err: redactToken(err, e.rotationToken)}
 	}
 	attrs = append(attrs, slog.String("outcome", string(out)))
 	h.logger.LogAttrs(ctx, slog.LevelInfo, "rotation step", attrs...)
@@ -667,9 +665,15 @@ func (e *scrubbedError) Unwrap() error { return e.err }
 
 // Scrub returns err with every credential of the given values cut out of
 // its text (shown as [REDACTED]); errors.Is and errors.As still see the
-// original chain. Credentials are the whole value and the string fields
-// whose names mark them (password, secret, key, token, private,
-// credential), in their raw, quoted, JSON-escaped and URL-escaped forms.
+// original chain. The credentials are every string or number held by a
+// field whose name marks a credential (pass, pwd, secret, token, key,
+// private, credential, not ending in id, arn, name, url, ...), at any
+// depth, or the whole value when it holds none; each is cut out in every form the conformance
+// suite's leak check looks for: raw, Go-quoted, JSON-, URL-, SQL- and
+// backslash-escaped, base64 and hex, and, for a credential of 16
+// characters or more, any run of 12 of its characters (a partly masked
+// value). Values shorter than 8 characters are left alone: they cannot be
+// told apart from ordinary text.
 //
 // The Handler scrubs every error a Rotator returns of the values it read;
 // a Rotator that holds other credentials (an admin secret it fetched)
@@ -679,49 +683,35 @@ func Scrub(err error, values ...*Secret) error {
 	if err == nil {
 		return nil
 	}
-	msg := fmt.Sprint(err) // survives a typed nil whose Error method panics
-	var forms []string
+	var needles []redact.Needle
 	for _, v := range values {
-		for _, c := range v.credentials() {
-			forms = append(forms, escapedForms(c)...)
-		}
+		needles = append(needles, v.credentials()...)
 	}
-	// Longest first, so that a credential inside another is not replaced
-	// before the one that contains it.
-	slices.SortFunc(forms, func(a, b string) int { return len(b) - len(a) })
-	changed := false
-	for _, f := range forms {
-		if f != "" && strings.Contains(msg, f) {
-			msg = strings.ReplaceAll(msg, f, redacted)
-			changed = true
-		}
+	return redactError(err, needles, redacted)
+}
+
+// redactError returns err, or an error whose text has every needle cut out
+// (replaced by marker) that unwraps to err.
+func redactError(err error, needles []redact.Needle, marker string) error {
+	if err == nil || len(needles) == 0 {
+		return err
 	}
+	msg := fmt.Sprint(err) // survives a typed nil whose Error method panics
+	msg, changed := redact.Compile(needles).Redact(msg, marker)
 	if !changed {
 		return err
 	}
 	return &scrubbedError{msg: msg, err: err}
 }
 
-// escapedForms returns c as it may appear in text: raw, inside a Go or
-// JSON string literal (with and without HTML escaping), and URL-escaped.
-func escapedForms(c string) []string {
-	forms := []string{c}
-	add := func(f string) {
-		if !slices.Contains(forms, f) {
-			forms = append(forms, f)
-		}
+// redactToken returns err with the RotationToken tok cut out of its text.
+// A Rotator's error can quote the event it ran for; the token must reach
+// neither the log nor the error Lambda reports.
+func redactToken(err error, tok string) error {
+	if tok == "" {
+		return err
 	}
-	q := strconv.Quote(c)
-	add(q[1 : len(q)-1])
-	if b, err := json.Marshal(c); err == nil {
-		add(string(b[1 : len(b)-1]))
-	}
-	if b, err := marshalNoEscape(c); err == nil && len(b) >= 2 {
-		add(string(b[1 : len(b)-1]))
-	}
-	add(url.QueryEscape(c))
-	add(url.PathEscape(c))
-	return forms
+	return redactError(err, []redact.Needle{{Value: tok, Partial: true}}, "[RotationToken redacted]")
 }
 
 // movedCurrent returns v as it is after AWSCURRENT moved to id: the

@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/rotationkit/rotation/internal/redact"
 )
 
 // redacted is what every formatting of a Secret shows in place of a value.
@@ -346,45 +348,25 @@ func (s *Secret) MarshalJSON() ([]byte, error) { return json.Marshal(redacted) }
 func (s *Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 
 // credentials returns the strings of s that must never appear in a log or
-// an error: the whole value, and every string field whose name marks a
-// credential (password, secret, key, token, private, credential; not
-// names ending in "id" nor starting with "public"), when at least 6
-// characters long.
-func (s *Secret) credentials() []string {
+// an error, as redact.Credentials defines them: the whole value, and
+// every string or number held by a credential field at any depth.
+func (s *Secret) credentials() []redact.Needle {
 	if s == nil {
 		return nil
 	}
 	d := s.data()
-	var out []string
-	if d.str != nil && len(*d.str) >= 6 {
-		out = append(out, *d.str)
+	var raw []byte
+	switch {
+	case d.str != nil:
+		raw = []byte(*d.str)
+	case d.bin != nil:
+		raw = d.bin
+	default:
+		return nil
 	}
-	for k, raw := range d.fields {
-		if !IsCredentialField(k) {
-			continue
-		}
-		var v string
-		if json.Unmarshal(raw, &v) == nil && len(v) >= 6 {
-			out = append(out, v)
-		}
+	var out []redact.Needle
+	for _, c := range redact.Credentials(raw) {
+		out = append(out, redact.Needle{Value: c.Value, Partial: c.Partial})
 	}
 	return out
-}
-
-// IsCredentialField reports whether a JSON field name marks a credential
-// (it contains password, passwd, secret, key, token, private or
-// credential, and neither ends in "id" nor starts with "public"). Scrub
-// and the conformance suite's leak check use it to decide which string
-// fields of a secret must never appear in a log line or an error.
-func IsCredentialField(k string) bool {
-	k = strings.ToLower(k)
-	if strings.HasSuffix(k, "id") || strings.HasPrefix(k, "public") {
-		return false
-	}
-	for _, w := range []string{"password", "passwd", "secret", "key", "token", "private", "credential"} {
-		if strings.Contains(k, w) {
-			return true
-		}
-	}
-	return false
 }

@@ -5,13 +5,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -141,6 +139,7 @@ type SuiteOption func(*suiteConfig)
 
 type suiteConfig struct {
 	overHTTP bool
+	fresh    freshConfig
 }
 
 func suiteOptions(opts []SuiteOption) suiteConfig {
@@ -173,19 +172,41 @@ const closeGrace = 3 * time.Second
 // A fixture that cannot be built fails the subtest with t.Fatal; a broken
 // rule is reported with t.Error as a *Violation's text.
 //
+// The leak check (rule no-leaks, after every rule) reads the logger the
+// handler is given, the errors it returns, and what it writes with the
+// standard log package or slog.Default(): while a rule runs both are
+// redirected to the suite (and passed on to their previous output), then
+// restored. Concurrent Runs share that redirection safely, but a test that
+// changes log's output or slog.Default() while a Run is going races with
+// it. It looks for every secret value, RotationToken and credential field
+// (pass, pwd, secret, token, key, private, credential; nested too; strings
+// and numbers) in the forms of package internal/redact: raw, quoted,
+// JSON-, URL-, SQL- and backslash-escaped, base64 at any alignment, hex,
+// and any 12-character run of a credential of 16 or more characters.
+//
 // What the suite cannot catch: data races inside the rotator (run the test
 // with -race); faults in calls the rotator makes to services other than
-// Secrets Manager (inject those in the fixture's own target); leaks through
-// anything but the logger it is given and the errors it returns (stdout, a
-// global logger, a metrics label); a value that was generated but never
-// stored and then leaked; values shorter than 8 characters, which cannot be
-// told apart from ordinary log text.
+// Secrets Manager (inject those in the fixture's own target); leaks
+// through anything but the logger it is given, the errors it returns, the
+// standard log package and slog.Default() (os.Stdout, os.Stderr, a metrics
+// label); a value transformed beyond the forms above (hashed, encrypted,
+// split); a value that was generated but never stored and then leaked;
+// values shorter than 8 characters, which cannot be told apart from
+// ordinary log text; and state kept between invocations, unless
+// FreshHandler (state in the handler or Rotator value) or FreshProcess
+// (package-level state too) is given: by default the handler is built once
+// and every step runs in the test process, where such state survives,
+// while on Lambda the next step may run after a cold start.
 func Run(t *testing.T, factory Factory, opts ...SuiteOption) {
 	t.Helper()
 	o := suiteOptions(opts)
+	serveIfChild(factory, o)
 	var mu sync.Mutex
 	var rep Report
 	for _, r := range rules {
+		if o.skips(r.name) {
+			continue
+		}
 		t.Run(r.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), ruleTimeout)
 			defer cancel()
@@ -240,9 +261,13 @@ func Run(t *testing.T, factory Factory, opts ...SuiteOption) {
 // cannot catch.
 func Check(ctx context.Context, factory Factory, opts ...SuiteOption) (Report, error) {
 	o := suiteOptions(opts)
+	serveIfChild(factory, o)
 	var errs []error
 	var rep Report
 	for _, r := range rules {
+		if o.skips(r.name) {
+			continue
+		}
 		if err := ctx.Err(); err != nil {
 			errs = append(errs, fmt.Errorf("rotationtest: Check stopped before rule %s: %w", r.name, err))
 			return rep, errors.Join(errs...)
@@ -307,6 +332,8 @@ type env struct {
 	tokens []needle        // every RotationToken the handler was sent
 	sent   map[string]bool
 	report Report
+
+	envExtra
 }
 
 type syncBuffer struct {
@@ -338,6 +365,8 @@ func newEnv(ctx context.Context, factory Factory, o suiteConfig) (*env, error) {
 		return nil, errors.New("rotationtest: a Fixture needs Secret, NewHandler and Probe")
 	}
 	e := &env{fx: fx, logs: &syncBuffer{}}
+	e.fresh = o.fresh
+	e.startCapture()
 	e.fake = localsm.New(localsm.Options{
 		StrictRotationToken: true,
 		RotationAttempts:    4,
@@ -369,6 +398,7 @@ func newEnv(ctx context.Context, factory Factory, o suiteConfig) (*env, error) {
 		e.client = NewFaultClient(e.fake)
 	}
 	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e.logger = logger
 	h, err := fx.NewHandler(gatedClient{next: e.client}, logger)
 	if err != nil {
 		e.close()
@@ -408,7 +438,7 @@ func (e *env) addToken(ev events.SecretsManagerSecretRotationEvent, how string) 
 		e.sent = map[string]bool{}
 	}
 	e.sent[ev.RotationToken] = true
-	e.tokens = append(e.tokens, needle{ev.RotationToken, fmt.Sprintf("a RotationToken %s (for version %s)", how, short(ev.ClientRequestToken))})
+	e.tokens = append(e.tokens, needle{ev.RotationToken, fmt.Sprintf("a RotationToken %s (for version %s)", how, short(ev.ClientRequestToken)), true})
 }
 
 // close ends the rule's world. The rule is over, so rotations still
@@ -430,6 +460,7 @@ func (e *env) close() error {
 	if e.fx.Close != nil {
 		e.fx.Close()
 	}
+	e.stopCapture()
 	return err
 }
 
@@ -447,7 +478,7 @@ func (e *env) base() localsm.Invoker {
 				e.mu.Unlock()
 			}
 		}()
-		return e.handle(ctx, ev)
+		return e.invokeHandler(ctx, ev)
 	})
 }
 
@@ -1128,121 +1159,6 @@ func ruleClients(ctx context.Context, e *env) error {
 		errs = append(errs, fmt.Errorf("%d of %d client attempts with AWSCURRENT failed during %d rotations (longest window %v), but the rotator promises zero downtime; first failure: %w", p.failures, p.probes, rotations, p.longest, p.firstErr))
 	}
 	return errors.Join(append(errs, rerr)...)
-}
-
-// minNeedle is the shortest value the leak check looks for: shorter ones
-// would match ordinary log text by chance.
-const minNeedle = 8
-
-// needle is a sensitive string and a description of it that does not
-// reveal it.
-type needle struct{ text, what string }
-
-// leaks checks the captured logs and errors for secret values and
-// RotationTokens, raw or quoted the way fmt's %q, slog's text and JSON
-// handlers and encoding/json quote them.
-func (e *env) leaks() error {
-	var needles []needle
-	for _, s := range e.fake.Secrets() {
-		for _, v := range s.Versions {
-			needles = append(needles, sensitiveParts(s.Name, v)...)
-		}
-	}
-	e.mu.Lock()
-	needles = append(needles, e.tokens...)
-	texts := append([]string{e.logs.String()}, e.errs...)
-	e.mu.Unlock()
-	var errs []error
-	seen := map[string]bool{}
-	for _, n := range needles {
-		if seen[n.text] || len(n.text) < minNeedle {
-			continue
-		}
-		seen[n.text] = true
-	search:
-		for i, t := range texts {
-			for _, form := range quotings(n.text) {
-				if strings.Contains(t, form) {
-					where := "the handler's log"
-					if i > 0 {
-						where = "an error the handler returned"
-					}
-					errs = append(errs, fmt.Errorf("%s contains %s", where, n.what))
-					break search
-				}
-			}
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// quotings returns s as it appears in text: raw, quoted as by fmt's %q
-// and slog's text handler (strconv.Quote, QuoteToASCII), and escaped as by
-// encoding/json and slog's JSON handler (with and without HTML escaping),
-// each without its surrounding quotes. A password with a quote or a
-// backslash in it is otherwise missed in a quoted log line.
-func quotings(s string) []string {
-	forms := []string{s}
-	add := func(q string) {
-		if len(q) >= 2 {
-			q = q[1 : len(q)-1]
-		}
-		if !slices.Contains(forms, q) {
-			forms = append(forms, q)
-		}
-	}
-	add(strconv.Quote(s))
-	add(strconv.QuoteToASCII(s))
-	if b, err := json.Marshal(s); err == nil {
-		add(string(b))
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if enc.Encode(s) == nil {
-		add(strings.TrimSuffix(buf.String(), "\n"))
-	}
-	return forms
-}
-
-// sensitiveParts returns the strings of a version that must never be
-// logged: the whole value, the RotationToken that wrote it, and every
-// string field of a JSON object that looks like a credential (at least 8
-// characters, not a plain word such as a user or host name that a log may
-// legitimately name).
-func sensitiveParts(secret string, v localsm.Version) []needle {
-	if v.Placeholder() {
-		return nil
-	}
-	of := fmt.Sprintf("version %s of secret %s", short(v.ID), secret)
-	raw := toSecretBytes(v)
-	out := []needle{{string(raw), "the value of " + of}}
-	if v.RotationToken != "" {
-		out = append(out, needle{v.RotationToken, "the RotationToken that wrote " + of})
-	}
-	var m map[string]any
-	if json.Unmarshal(raw, &m) != nil {
-		return out
-	}
-	fields := stringFields(m)
-	for _, k := range sortedKeys(fields) {
-		s := fields[k]
-		if len(s) < minNeedle || !rotation.IsCredentialField(k) {
-			continue
-		}
-		out = append(out, needle{s, fmt.Sprintf("field %q of %s", k, of)})
-	}
-	return out
-}
-
-func stringFields(m map[string]any) map[string]string {
-	out := map[string]string{}
-	for k, v := range m {
-		if s, ok := v.(string); ok {
-			out[k] = s
-		}
-	}
-	return out
 }
 
 // newToken returns a fresh RotationToken-like value for a re-run step.

@@ -64,10 +64,12 @@
 //	test-rejects-bad-pending    testSecret fails for a pending value that does not authenticate
 //	test-only                   RotateImmediately=false runs testSecret alone and leaves no trace
 //	clients-keep-working        a client on AWSCURRENT never fails (zero downtime), or the window is measured
-//	no-leaks                    no secret value or RotationToken in the log or an error (after every rule)
+//	no-leaks                    no secret value or RotationToken in the log (given, std log, slog.Default) or an error, in any form (after every rule)
 //
 // What the suite cannot catch is listed in Run's documentation: data races
 // inside the rotator (run with -race), faults in the rotator's calls to
-// services other than Secrets Manager, and leaks through channels other
-// than the logger and errors it is given.
+// services other than Secrets Manager, leaks through channels other than
+// the logger and errors it is given, the standard log package and
+// slog.Default(), and state kept between invocations unless [FreshHandler]
+// or [FreshProcess] is given.
 package rotationtest

@@ -25,7 +25,7 @@ func NewCreateRequest(secretARN, versionID string, current, previous *rotation.S
 	}
 	src := newRequestSource(current, previous)
 	src.add(requestVersion, nil, rotation.StagePending)
-	c := capture(src, rotation.StepCreate)
+	c := captureRequest(src, rotation.StepCreate)
 	c.create.SecretARN, c.create.VersionID = secretARN, versionID
 	return c.create
 }
@@ -40,7 +40,7 @@ func NewSetRequest(secretARN, versionID string, pending, current, previous *rota
 	}
 	src := newRequestSource(current, previous)
 	src.add(requestVersion, pending, rotation.StagePending)
-	c := capture(src, rotation.StepSet)
+	c := captureRequest(src, rotation.StepSet)
 	c.set.SecretARN, c.set.VersionID, c.set.Pending = secretARN, versionID, pending
 	return c.set
 }
@@ -54,7 +54,7 @@ func NewTestRequest(secretARN, versionID string, pending, current *rotation.Secr
 	}
 	src := newRequestSource(current, nil)
 	src.add(requestVersion, pending, rotation.StagePending)
-	c := capture(src, rotation.StepTest)
+	c := captureRequest(src, rotation.StepTest)
 	c.test.SecretARN, c.test.VersionID, c.test.Pending = secretARN, versionID, pending
 	return c.test
 }
@@ -77,7 +77,7 @@ func NewFinishRequest(secretARN, versionID string, current, previous, pending *r
 			src.add(idOr(pending, "c0000000-0000-4000-8000-00000000000c"), pending, rotation.StagePending)
 		}
 	}
-	c := capture(src, rotation.StepFinish)
+	c := captureRequest(src, rotation.StepFinish)
 	c.finish.SecretARN, c.finish.VersionID = secretARN, versionID
 	return c.finish
 }
@@ -90,7 +90,7 @@ const requestVersion = "d0000000-0000-4000-8000-00000000000d"
 // keeps the request it is given, so a request built for a test behaves
 // exactly like one built in production (its values are read lazily, from
 // src).
-func capture(src *requestSource, step rotation.Step) *capturer {
+func captureRequest(src *requestSource, step rotation.Step) *capturer {
 	c := &capturer{}
 	h, err := rotation.New(src, c)
 	if err != nil {
