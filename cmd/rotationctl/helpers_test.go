@@ -33,7 +33,7 @@ const (
 // function calls rotationctl makes, and a rotation function built with the
 // library's Handler.
 type world struct {
-	t      *testing.T
+	t      testing.TB
 	fake   *rotationtest.Fake
 	sm     *httptest.Server
 	lambda *httptest.Server
@@ -53,7 +53,7 @@ type world struct {
 	policies map[string]string // function name -> resource policy
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	w := &world{t: t, requests: map[string]int{}, now: time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC), policies: map[string]string{}}
 	w.password.Store(marker + "-initial")
