@@ -173,7 +173,6 @@ func TestRollback(t *testing.T) {
 	if !strings.Contains(stdout, "Before:") || !strings.Contains(after, "AWSCURRENT   "+vid("v1")) || !strings.Contains(after, "AWSPREVIOUS  "+vid("v2")) {
 		t.Errorf("output lacks the before/after label tables:\n%s", stdout)
 	}
-	}
 
 	// Two keys via --strategy, JSON output with before and after.
 	seed(w, "")
