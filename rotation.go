@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/url"
 	"reflect"
@@ -203,6 +204,12 @@ type Options struct {
 	// invocation's deadline: the step then fails with the last test error
 	// rather than a Lambda timeout.
 	TestBackoff time.Duration
+
+	// Metrics, if set, receives one CloudWatch Embedded Metric Format
+	// record per step (outcome, duration, Secrets Manager calls; see
+	// MetricsNamespace for the names). In a Lambda function pass os.Stdout:
+	// records written to the log stream become metrics. Nil: no metrics.
+	Metrics io.Writer
 }
 
 // Handler runs rotation steps for Secrets Manager: it owns the event
@@ -217,6 +224,7 @@ type Handler struct {
 	now          func() time.Time
 	testAttempts int
 	testBackoff  time.Duration
+	metrics      *emf
 }
 
 // New returns a Handler that rotates with r, talking to Secrets Manager
@@ -254,7 +262,10 @@ func New(client Client, r Rotator, optFns ...func(*Options)) (*Handler, error) {
 	if o.TestBackoff <= 0 {
 		o.TestBackoff = time.Second
 	}
-	return &Handler{client: client, rotator: r, logger: o.Logger, now: o.Now, testAttempts: o.TestAttempts, testBackoff: o.TestBackoff}, nil
+	if o.Metrics != nil {
+		client = countingClient{next: client}
+	}
+	return &Handler{client: client, rotator: r, logger: o.Logger, now: o.Now, testAttempts: o.TestAttempts, testBackoff: o.TestBackoff, metrics: newEMF(o.Metrics)}, nil
 }
 
 // event is a validated rotation event.
@@ -315,6 +326,7 @@ const (
 // expects. The returned error, if any, is a *StepError.
 func (h *Handler) Handle(ctx context.Context, ev events.SecretsManagerSecretRotationEvent) error {
 	start := h.now()
+	ctx, calls := h.metrics.begin(ctx)
 	e, err := parseEvent(ev)
 	if err != nil {
 		serr := &StepError{Step: e.step, SecretARN: truncate(ev.SecretID, 2048), VersionID: truncate(ev.ClientRequestToken, 64), Err: err}
@@ -325,6 +337,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SecretsManagerSecretRota
 			slog.String("secret", serr.SecretARN),
 			slog.String("version", serr.VersionID),
 			slog.String("outcome", string(outcomeFailure)))
+		h.metrics.step(ctx, serr.Step, serr.SecretARN, serr.VersionID, outcomeFailure, start, calls)
 		return serr
 	}
 	var out outcome
@@ -347,10 +360,12 @@ func (h *Handler) Handle(ctx context.Context, ev events.SecretsManagerSecretRota
 	if err != nil {
 		attrs = append(attrs, slog.String("outcome", string(outcomeFailure)))
 		h.logger.LogAttrs(ctx, slog.LevelError, "rotation step", attrs...)
+		h.metrics.step(ctx, e.step, e.secretID, e.versionID, outcomeFailure, start, calls)
 		return &StepError{Step: e.step, SecretARN: e.secretID, VersionID: e.versionID, Err: err}
 	}
 	attrs = append(attrs, slog.String("outcome", string(out)))
 	h.logger.LogAttrs(ctx, slog.LevelInfo, "rotation step", attrs...)
+	h.metrics.step(ctx, e.step, e.secretID, e.versionID, out, start, calls)
 	return nil
 }
 
