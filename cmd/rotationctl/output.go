@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -70,7 +71,7 @@ type labels map[string][]string
 func (l labels) short() string {
 	var parts []string
 	for _, stage := range []rotation.Stage{rotation.StageCurrent, rotation.StagePending, rotation.StagePrevious} {
-		if id, ok := rotation.Versions(l).Holder(stage); ok {
+		if id, ok := l.holder(stage); ok {
 			if len(id) > 8 {
 				id = id[:8]
 			}
@@ -98,3 +99,18 @@ func (l labels) rows() [][2]string {
 }
 
 func labelsOf(m map[string][]string) labels { return labels(m) }
+
+// holder returns the version carrying stage.
+func (l labels) holder(stage rotation.Stage) (string, bool) {
+	for id, stages := range l {
+		if slices.Contains(stages, string(stage)) {
+			return id, true
+		}
+	}
+	return "", false
+}
+
+// has reports whether version id carries stage.
+func (l labels) has(id string, stage rotation.Stage) bool {
+	return slices.Contains(l[id], string(stage))
+}

@@ -77,14 +77,14 @@ func (a *app) labelProcedure(ctx context.Context, name string, args []string) er
 		}
 	}
 	res := &labelChange{Secret: secret, ARN: aws.ToString(d.ARN), Before: labelsOf(d.VersionIdsToStages)}
-	v := rotation.Versions(d.VersionIdsToStages)
-	cur, _ := v.Holder(rotation.StageCurrent)
+	v := labelsOf(d.VersionIdsToStages)
+	cur, _ := v.holder(rotation.StageCurrent)
 	var in *secretsmanager.UpdateSecretVersionStageInput
 	if name == "rollback" {
-		if pending, ok := v.Holder(rotation.StagePending); ok && pending != cur {
+		if pending, ok := v.holder(rotation.StagePending); ok && pending != cur {
 			return failf("secret %s: a rotation is in flight (AWSPENDING on version %s): let it finish or fail, or run rotationctl unstick, before rolling back", secret, pending)
 		}
-		prev, ok := v.Holder(rotation.StagePrevious)
+		prev, ok := v.holder(rotation.StagePrevious)
 		if !ok {
 			return failf("secret %s: no version is labelled AWSPREVIOUS: there is nothing to roll back to", secret)
 		}

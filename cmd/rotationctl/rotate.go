@@ -129,16 +129,16 @@ func (a *app) follow(ctx context.Context, sm *secretsmanager.Client, secret stri
 		if err != nil {
 			return fmt.Errorf("secret %s: DescribeSecret: %w", secret, err)
 		}
-		v := rotation.Versions(d.VersionIdsToStages)
+		v := labelsOf(d.VersionIdsToStages)
 		switch {
-		case v.Has(ver, rotation.StageCurrent) && !testOnly:
+		case v.has(ver, rotation.StageCurrent) && !testOnly:
 			if !stored {
 				emit(followEvent{since(), "createSecret", "value stored as AWSPENDING"})
 			}
 			emit(followEvent{since(), "finishSecret", "AWSCURRENT moved to version " + ver + "; the rotation succeeded"})
 			res.Outcome = "succeeded"
 			return nil
-		case v.Has(ver, rotation.StagePending):
+		case v.has(ver, rotation.StagePending):
 			if !seen {
 				seen = true
 				if testOnly {
