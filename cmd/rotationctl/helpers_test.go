@@ -42,6 +42,8 @@ type world struct {
 	// requests counts every HTTP request to Secrets Manager, by operation.
 	mu       sync.Mutex
 	requests map[string]int
+	// authorization is the Authorization header of the last request.
+	authorization atomic.Value
 	// throttle, if set, decides per request whether to answer
 	// ThrottlingException instead of serving it.
 	throttle  func(op string, n int64) bool
@@ -68,6 +70,7 @@ func newWorld(t testing.TB) *world {
 	w.sm = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "secretsmanager.")
 		n := w.seen.Add(1)
+		w.authorization.Store(r.Header.Get("Authorization"))
 		w.mu.Lock()
 		w.requests[op]++
 		w.mu.Unlock()

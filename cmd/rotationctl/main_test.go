@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -411,5 +413,37 @@ func seedFleet(tb testing.TB, w *world, n int) {
 		if err != nil {
 			tb.Fatal(err)
 		}
+	}
+}
+
+func TestProfile(t *testing.T) {
+	w := newWorld(t)
+	w.seed(rotationtest.Secret{Name: "db", Versions: []rotationtest.Version{ver(vid("v1"), "1", "AWSCURRENT")}})
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config")
+	if err := os.WriteFile(cfg, []byte("[profile ops]\nregion = eu-west-3\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	creds := filepath.Join(dir, "credentials")
+	if err := os.WriteFile(creds, []byte("[ops]\naws_access_key_id = AKIDOPSPROFILE\naws_secret_access_key = ops-dummy\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_CONFIG_FILE", cfg)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", creds)
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	var out, errb strings.Builder
+	a := &app{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, now: func() time.Time { return w.now }}
+	// No --region: the profile's applies; its credentials sign the requests.
+	if code := a.run(t.Context(), []string{"status", "db", "--profile", "ops", "--endpoint-url", w.sm.URL}); code != exitOK {
+		t.Fatalf("exit %d, stderr %s", code, errb.String())
+	}
+	auth, _ := w.authorization.Load().(string)
+	if !strings.Contains(auth, "Credential=AKIDOPSPROFILE/") || !strings.Contains(auth, "/eu-west-3/secretsmanager/") {
+		t.Errorf("request not signed with the profile's key and region: %q", auth)
+	}
+	errb.Reset()
+	if code := a.run(t.Context(), []string{"status", "db", "--profile", "nosuch", "--endpoint-url", w.sm.URL}); code != exitError || !strings.Contains(errb.String(), "nosuch") {
+		t.Errorf("unknown profile: exit %d, stderr %q", code, errb.String())
 	}
 }
