@@ -157,8 +157,8 @@ func TestRollback(t *testing.T) {
 	w := newWorld(t)
 	seed(w, strategyAlternating)
 	code, stdout, stderr := w.run("n\n", "rollback", "db")
-	if code != exitCheck || !strings.Contains(stderr, "not confirmed") || !strings.Contains(stderr, "Proceed? [y/N]") {
-		t.Errorf("declined: exit %d, stderr %q", code, stderr)
+	if code != exitCheck || !strings.Contains(stderr, "not confirmed") || !strings.Contains(stderr, "Proceed? [y/N]") || strings.Contains(stdout, "After:") {
+		t.Errorf("declined: exit %d, stderr %q, stdout %q", code, stderr, stdout)
 	}
 	if diff := cmp.Diff(unchanged, labelsNow(t, w, "db")); diff != "" {
 		t.Errorf("declined rollback changed labels (-want +got):\n%s", diff)
