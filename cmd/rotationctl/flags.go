@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/smithy-go/logging"
 )
 
 // errHelp: -h was given; the usage was printed (exit 0).
@@ -127,6 +128,15 @@ func (a *app) clients(ctx context.Context, c *common) (*clients, error) {
 			}
 		})
 	}))
+	opts = append(opts, config.WithLogger(logging.LoggerFunc(func(c logging.Classification, format string, v ...interface{}) {
+		msg := fmt.Sprintf(format, v...)
+		// Logged when a keep-alive connection closes under a response
+		// already read in full: noise on an operator's terminal.
+		if strings.Contains(msg, "failed to discard remaining HTTP response body") {
+			return
+		}
+		fmt.Fprintf(a.stderr, "aws-sdk %s: %s\n", c, msg)
+	})))
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("loading the AWS configuration: %w", err)
