@@ -257,16 +257,34 @@ func TestUnstick(t *testing.T) {
 // BenchmarkStatus measures `rotationctl status --all --output json` over a
 // fleet of healthy secrets against the local Secrets Manager over HTTP.
 func BenchmarkStatus(b *testing.B) {
-	for _, n := range []int{1000, 10000} {
-		b.Run(fmt.Sprintf("%d_secrets", n), func(b *testing.B) {
+	for _, tc := range []struct {
+		n     int
+		stuck int // every stuck-th secret has an orphaned AWSPENDING
+	}{{1000, 0}, {10000, 0}, {10000, 100}} {
+		n := tc.n
+		name := fmt.Sprintf("%d_secrets", n)
+		if tc.stuck > 0 {
+			name += fmt.Sprintf("_1_in_%d_stuck", tc.stuck)
+		}
+		b.Run(name, func(b *testing.B) {
 			w := newWorld(b)
 			seedFleet(b, w, n)
+			for i := 0; tc.stuck > 0 && i < n; i += tc.stuck {
+				id := fmt.Sprintf("%08d", i)
+				on := true
+				w.seed(rotationtest.Secret{Name: "fleet/" + id, RotationEnabled: &on, RotationLambdaARN: fnARN, RotationRules: &rotationtest.RotationRules{AutomaticallyAfterDays: 30},
+					Versions: []rotationtest.Version{ver(vid(id+"b"), "2", "AWSCURRENT"), placeholder(vid(id+"c"), w.now.Add(-2*time.Hour))}})
+			}
+			want := exitOK
+			if tc.stuck > 0 {
+				want = exitCheck
+			}
 			w.resetCalls()
 			a := &app{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, now: func() time.Time { return w.now }}
 			args := []string{"status", "--all", "--output", "json", "--endpoint-url", w.sm.URL, "--region", "us-east-1"}
 			b.ResetTimer()
 			for b.Loop() {
-				if code := a.run(b.Context(), args); code != exitOK {
+				if code := a.run(b.Context(), args); code != want {
 					b.Fatalf("exit %d", code)
 				}
 			}
