@@ -1,3 +1,9 @@
+// rotationctl is its own module so that aws-sdk-go-v2/config and the
+// Lambda client stay out of the library's go.mod. In this repository the
+// committed go.work supplies github.com/rotationkit/rotation; for
+// `go install github.com/rotationkit/rotation/cmd/rotationctl@latest` the
+// require below must name a tagged release of the library (tag the root
+// module, update this line, then tag cmd/rotationctl/vX.Y.Z).
 module github.com/rotationkit/rotation/cmd/rotationctl
 
 go 1.26.0
