@@ -298,3 +298,19 @@ func BenchmarkStatus(b *testing.B) {
 		})
 	}
 }
+
+func TestMissingSecret(t *testing.T) {
+	w := newWorld(t)
+	for _, args := range [][]string{
+		{"enable", "nosuch", "--function", fnARN, "--every", "30d"},
+		{"rotate", "nosuch", "--wait"},
+		{"test", "nosuch"},
+		{"rollback", "nosuch", "--yes", "--strategy", "alternating"},
+		{"unstick", "nosuch", "--yes"},
+	} {
+		code, _, stderr := w.run("", args...)
+		if code != exitError || !strings.Contains(stderr, "secret nosuch") || !strings.Contains(stderr, "ResourceNotFoundException") {
+			t.Errorf("%v: exit %d, stderr %q; want %d naming the secret and the cause", args, code, stderr, exitError)
+		}
+	}
+}
