@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"reflect"
 	"slices"
@@ -210,6 +211,12 @@ type Options struct {
 	// invocation's deadline: the step then fails with the last test error
 	// rather than a Lambda timeout.
 	TestBackoff time.Duration
+
+	// Metrics, if set, receives one CloudWatch Embedded Metric Format
+	// record per step (outcome, duration, Secrets Manager calls; see
+	// MetricsNamespace for the names). In a Lambda function pass os.Stdout:
+	// records written to the log stream become metrics. Nil: no metrics.
+	Metrics io.Writer
 }
 
 // Handler runs rotation steps for Secrets Manager: it owns the event
@@ -223,6 +230,7 @@ type Handler struct {
 	logger       *slog.Logger
 	testAttempts int
 	testBackoff  time.Duration
+	metrics      *emf
 }
 
 // Validator is implemented by a Rotator whose configuration can be
@@ -265,7 +273,10 @@ func New(client Client, r Rotator, optFns ...func(*Options)) (*Handler, error) {
 	if o.TestBackoff <= 0 {
 		o.TestBackoff = time.Second
 	}
-	return &Handler{client: client, rotator: r, logger: o.Logger, testAttempts: o.TestAttempts, testBackoff: o.TestBackoff}, nil
+	if o.Metrics != nil {
+		client = countingClient{next: client}
+	}
+	return &Handler{client: client, rotator: r, logger: o.Logger, testAttempts: o.TestAttempts, testBackoff: o.TestBackoff, metrics: newEMF(o.Metrics)}, nil
 }
 
 // event is a validated rotation event.
@@ -326,6 +337,7 @@ const (
 // expects. The returned error, if any, is a *StepError.
 func (h *Handler) Handle(ctx context.Context, ev events.SecretsManagerSecretRotationEvent) error {
 	start := time.Now()
+	ctx, calls := h.metrics.begin(ctx)
 	e, err := parseEvent(ev)
 	if err != nil {
 		serr := &StepError{Step: e.step, SecretARN: truncate(ev.SecretID, 2048), VersionID: truncate(ev.ClientRequestToken, 64), Err: err}
@@ -336,6 +348,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SecretsManagerSecretRota
 			slog.String("secret", serr.SecretARN),
 			slog.String("version", serr.VersionID),
 			slog.String("outcome", string(outcomeFailure)))
+		h.metrics.step(ctx, serr.Step, serr.SecretARN, serr.VersionID, outcomeFailure, start, calls)
 		return serr
 	}
 	var out outcome
@@ -358,10 +371,12 @@ func (h *Handler) Handle(ctx context.Context, ev events.SecretsManagerSecretRota
 	if err != nil {
 		attrs = append(attrs, slog.String("outcome", string(outcomeFailure)))
 		h.logger.LogAttrs(ctx, slog.LevelError, "rotation step", attrs...)
+		h.metrics.step(ctx, e.step, e.secretID, e.versionID, outcomeFailure, start, calls)
 		return &StepError{Step: e.step, SecretARN: e.secretID, VersionID: e.versionID, Err: redactToken(err, e.rotationToken)}
 	}
 	attrs = append(attrs, slog.String("outcome", string(out)))
 	h.logger.LogAttrs(ctx, slog.LevelInfo, "rotation step", attrs...)
+	h.metrics.step(ctx, e.step, e.secretID, e.versionID, out, start, calls)
 	return nil
 }
 
