@@ -76,8 +76,9 @@ type Fixture struct {
 	// every rotation, never repeat and be strong; the Probe must reject a
 	// value with any of them altered. Default: the string and number
 	// fields rotation.IsCredentialField recognises ("password",
-	// "api_key", "client_secret", "private_key", ...), or the whole value
-	// when Secret is not a JSON object.
+	// "api_key", "client_secret", "private_key", ...) except those that
+	// name a place (ending in "url", "uri", "arn", "endpoint" or "host"),
+	// or the whole value when Secret is not a JSON object.
 	CredentialFields []string
 
 	// MayChange names the fields besides the credential that a rotation

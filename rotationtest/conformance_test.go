@@ -1021,7 +1021,9 @@ func TestRules(t *testing.T) {
 	want := []string{
 		"rotates", "rotation-token", "labels-move-only-in-finish", "replay-steps",
 		"rerun-after-success", "faults", "crash-after-step", "overlapping-invocations",
-		"failing-test", "test-rejects-bad-pending", "test-only", "clients-keep-working", "no-leaks",
+		"failing-test", "test-rejects-bad-pending", "test-only", "clients-keep-working",
+		"credential-changed", "old-credentials-retired", "secret-preserved", "strong-credentials",
+		"create-has-no-side-effect", "neighbours-untouched", "test-really-tests", "no-leaks",
 	}
 	var got []string
 	for _, r := range rules {

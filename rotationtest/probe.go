@@ -30,7 +30,7 @@ const probeAdvice = "A Probe must prove a login at the target service with the v
 // not a violation.
 var errProbe = errors.New("rotationtest: the fixture's Probe accepts values that must not authenticate")
 
-// fields is what the suite knows about the shape of a fixture's secret:
+// shape is what the suite knows about the shape of a fixture's secret:
 // which fields are the credential and which other fields a rotation may
 // rewrite.
 type shape struct {
@@ -65,7 +65,7 @@ func shapeOf(fx *Fixture) (shape, error) {
 		f.creds = []string{wholeValue}
 	default:
 		for k, v := range obj {
-			if _, ok := scalar(v); ok && rotation.IsCredentialField(k) {
+			if _, ok := scalar(v); ok && rotation.IsCredentialField(k) && !isLocator(k) {
 				f.creds = append(f.creds, k)
 			}
 		}
@@ -88,6 +88,18 @@ func shapeOf(fx *Fixture) (shape, error) {
 		}
 	}
 	return f, nil
+}
+
+// isLocator reports whether field k names where a credential is used or
+// kept rather than the credential itself ("token_url", "secret_arn").
+func isLocator(k string) bool {
+	k = strings.ToLower(k)
+	for _, sfx := range []string{"url", "uri", "arn", "endpoint", "host"} {
+		if strings.HasSuffix(k, sfx) {
+			return true
+		}
+	}
+	return false
 }
 
 // defaultMinStrength is the least estimated strength, in bits, of a
