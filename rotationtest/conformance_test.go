@@ -1139,7 +1139,12 @@ func TestCheckDoesNotHangOnAHandlerIgnoringItsContext(t *testing.T) {
 					return nil
 				}, nil
 			},
-			Probe: func(context.Context, *rotation.Secret) error { return nil },
+			Probe: func(_ context.Context, s *rotation.Secret) error {
+				if v, _ := s.SecretString(); v != "initial-secret-value" {
+					return errAuth
+				}
+				return nil
+			},
 		}, nil
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
