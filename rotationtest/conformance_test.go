@@ -1112,13 +1112,30 @@ func TestCheckHonoursContext(t *testing.T) {
 	}
 }
 
-// BenchmarkConformanceBattery runs the whole battery for one rotator
-// against the in-memory fake.
+// BenchmarkConformanceBattery runs the whole battery for one rotator per
+// strategy, against the in-memory fake and over loopback HTTP.
 func BenchmarkConformanceBattery(b *testing.B) {
-	factory := singleUserFactory(correctSingleUser, nil)
-	for b.Loop() {
-		if _, err := rotationtest.Check(context.Background(), factory); err != nil {
-			b.Fatal(err)
+	factories := []struct {
+		name    string
+		factory rotationtest.Factory
+	}{
+		{"single-user", singleUserFactory(correctSingleUser, nil)},
+		{"alternating-users", alternatingWithNeighbour(correctAlternating)},
+		{"two-keys", twoKeysFactory(2, correctTwoKeys, nil, nil)},
+	}
+	for _, f := range factories {
+		for _, mode := range []struct {
+			name string
+			opts []rotationtest.SuiteOption
+		}{{"in-memory", nil}, {"http", []rotationtest.SuiteOption{rotationtest.OverHTTP()}}} {
+			b.Run(f.name+"/"+mode.name, func(b *testing.B) {
+				for b.Loop() {
+					if _, err := rotationtest.Check(context.Background(), f.factory, mode.opts...); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/battery")
+			})
 		}
 	}
 }
