@@ -246,7 +246,15 @@ const closeGrace = 3 * time.Second
 // anything but the logger it is given and the errors it returns (stdout, a
 // global logger, a metrics label); a value that was generated but never
 // stored and then leaked; values shorter than 8 characters, which cannot be
-// told apart from ordinary log text.
+// told apart from ordinary log text. The outcome rules see only what the
+// Probe sees: a Probe that is not independent of the rotator defeats them
+// (the sanity check catches one that accepts altered or random
+// credentials, not every way a Probe can be wrong); credential fields
+// nested inside objects are not analysed (name them in CredentialFields
+// only at the top level); damage to other users or keys on the target is
+// seen only through Fixture.Neighbour; strength is estimated from the
+// characters seen, so a value that looks random but is predictable (a
+// time-seeded generator producing distinct values) passes.
 func Run(t *testing.T, factory Factory, opts ...SuiteOption) {
 	t.Helper()
 	o := suiteOptions(opts)
