@@ -21,6 +21,9 @@ const (
 	toyHost     = "db.example.internal"
 	adminName   = "conformance/admin"
 	adminSecret = `{"engine":"toy","host":"` + toyHost + `","username":"admin","password":"admin-password-0001"}`
+	// neighbourSecret is another application's user on the same toy
+	// database, which no rotation may touch.
+	neighbourSecret = `{"engine":"toy","host":"` + toyHost + `","username":"other_app","password":"neighbour-password-0001"}`
 )
 
 func newHandler(c rotation.Client, l *slog.Logger, r rotation.Rotator) (rotationtest.HandleFunc, error) {
@@ -33,9 +36,10 @@ func newHandler(c rotation.Client, l *slog.Logger, r rotation.Rotator) (rotation
 
 func singleUserFactory(withAdmin bool) rotationtest.Factory {
 	return func(ctx context.Context) (*rotationtest.Fixture, error) {
-		db := newPasswordDB(toyHost, map[string]string{"app": "initial-password-0001"})
+		db := newPasswordDB(toyHost, map[string]string{"app": "initial-password-0001", "other_app": "neighbour-password-0001"})
 		fx := &rotationtest.Fixture{
-			Secret: `{"engine":"toy","host":"` + toyHost + `","username":"app","password":"initial-password-0001"}`,
+			Secret:    `{"engine":"toy","host":"` + toyHost + `","username":"app","password":"initial-password-0001"}`,
+			Neighbour: neighbourSecret,
 			NewHandler: func(c rotation.Client, l *slog.Logger) (rotationtest.HandleFunc, error) {
 				s := &strategy.SingleUser{Service: db}
 				if withAdmin {
@@ -71,9 +75,11 @@ func alternatingFactory(preCreated bool) rotationtest.Factory {
 		} else {
 			db.addUser("app", "initial-password-0001", "SELECT", "INSERT")
 		}
+		db.addUser("other_app", "neighbour-password-0001", "SELECT")
 		return &rotationtest.Fixture{
-			Secret: `{"engine":"toy","host":"` + toyHost + `","port":5432,"dbname":"app","username":"` + user + `","password":"initial-password-0001","masterarn":"` + adminName + `"}`,
-			Others: map[string]string{adminName: adminSecret},
+			Neighbour: neighbourSecret,
+			Secret:    `{"engine":"toy","host":"` + toyHost + `","port":5432,"dbname":"app","username":"` + user + `","password":"initial-password-0001","masterarn":"` + adminName + `"}`,
+			Others:    map[string]string{adminName: adminSecret},
 			NewHandler: func(c rotation.Client, l *slog.Logger) (rotationtest.HandleFunc, error) {
 				a := &strategy.AlternatingUsers{Service: db, Admin: strategy.Admin{Client: c}, MaxNameLength: 32}
 				if preCreated {
