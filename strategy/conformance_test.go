@@ -48,7 +48,7 @@ func singleUserFactory(withAdmin bool) rotationtest.Factory {
 				}
 				return newHandler(c, l, s)
 			},
-			Probe: db.Test,
+			Probe: db.probe,
 			// Describe, Get (x2) and Put in createSecret; Get pending and
 			// current in setSecret; Get in testSecret; Describe and the
 			// label move in finishSecret. The admin secret costs one more.
@@ -87,7 +87,7 @@ func alternatingFactory(preCreated bool) rotationtest.Factory {
 				}
 				return newHandler(c, l, a)
 			},
-			Probe:        db.Test,
+			Probe:        db.probe,
 			ZeroDowntime: true,
 			// SingleUser's nine, plus the admin secret.
 			MaxCalls: 10,
@@ -124,7 +124,7 @@ func (tk *twoKeysFixtures) factory(ctx context.Context) (*rotationtest.Fixture, 
 				return h(ctx, ev)
 			}, nil
 		},
-		Probe:        p.Test,
+		Probe:        p.probe,
 		ZeroDowntime: true,
 		// The handler's eight, plus AWSPREVIOUS in Create, and in Finish
 		// the new AWSCURRENT (also AWSPENDING: one read) and AWSPREVIOUS.
