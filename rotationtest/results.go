@@ -61,16 +61,26 @@ func (r Report) String() string {
 }
 
 // StepTimeout bounds each invocation of the rotation function, as the
-// Lambda function's timeout does (default 30s). An invocation that runs
-// longer fails its step, and the service retries the rotation.
+// Lambda function's timeout does (default 30s; zero or less keeps the
+// default). An invocation that runs longer fails its step, and the
+// service retries the rotation.
 func StepTimeout(d time.Duration) SuiteOption {
-	return func(c *suiteConfig) { c.stepTimeout = d }
+	return func(c *suiteConfig) {
+		if d > 0 {
+			c.stepTimeout = d
+		}
+	}
 }
 
-// RuleTimeout bounds each rule (default 2m), so that a rotator that hangs
-// fails its rule instead of the whole test binary.
+// RuleTimeout bounds each rule (default 2m; zero or less keeps the
+// default), so that a rotator that hangs fails its rule instead of the
+// whole test binary.
 func RuleTimeout(d time.Duration) SuiteOption {
-	return func(c *suiteConfig) { c.ruleTimeout = d }
+	return func(c *suiteConfig) {
+		if d > 0 {
+			c.ruleTimeout = d
+		}
+	}
 }
 
 // checkExempt validates Fixture.Exempt: only the outcome rules, where a
