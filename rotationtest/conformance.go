@@ -34,8 +34,9 @@ type Fixture struct {
 	// against the target when the fixture is returned.
 	Secret string
 
-	// Others are extra secrets to create first, by name (for example an
-	// admin secret the main one refers to).
+	// Others are extra secrets to create first, by name (for example the
+	// admin secret an alternating-users secret names in its masterarn
+	// field; see ExampleCheck_alternatingUsers).
 	Others map[string]string
 
 	// NewHandler builds the handler under test. It must use client for
@@ -63,7 +64,11 @@ type Fixture struct {
 	// ZeroDowntime declares that the rotator promises zero downtime:
 	// AWSCURRENT and AWSPREVIOUS keep authenticating throughout (alternating
 	// users, two keys). Single-user rotators leave it false; the suite then
-	// measures their failure window instead.
+	// measures their failure window instead. It also says what the outcome
+	// rules expect after a rotation: with ZeroDowntime exactly two values
+	// (AWSCURRENT and AWSPREVIOUS) authenticate and the user name may
+	// change; without it only AWSCURRENT does, and the replaced value must
+	// fail.
 	ZeroDowntime bool
 
 	// MaxCalls, if positive, is the most Secrets Manager calls a clean
