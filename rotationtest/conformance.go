@@ -35,8 +35,9 @@ type Fixture struct {
 	// against the target when the fixture is returned.
 	Secret string
 
-	// Others are extra secrets to create first, by name (for example an
-	// admin secret the main one refers to).
+	// Others are extra secrets to create first, by name (for example the
+	// admin secret an alternating-users secret names in its masterarn
+	// field; see ExampleCheck_alternatingUsers).
 	Others map[string]string
 
 	// NewHandler builds the handler under test. It must use client for
@@ -48,17 +49,70 @@ type Fixture struct {
 
 	// Probe tries a secret value against the real target service and
 	// returns nil if it authenticates. It must be safe for concurrent use.
+	//
+	// Every rule trusts the Probe, so it must be written independently of
+	// the rotator: it proves a login at the target with exactly the value
+	// it is given (connect and authenticate, call an endpoint that needs
+	// the key), and it never calls the rotator's Test or shares code with
+	// it. A Probe that reuses Test, or checks only the shape of the value,
+	// makes every rule pass for a rotator that changes nothing. Before the
+	// rules the suite checks that the Probe accepts the initial secret and
+	// rejects it with a credential field changed in one character and with
+	// random credentials for the same user; a Probe that accepts them is a
+	// fixture error.
 	Probe func(ctx context.Context, secret *rotation.Secret) error
 
 	// ZeroDowntime declares that the rotator promises zero downtime:
 	// AWSCURRENT and AWSPREVIOUS keep authenticating throughout (alternating
 	// users, two keys). Single-user rotators leave it false; the suite then
-	// measures their failure window instead.
+	// measures their failure window instead. It also says what the outcome
+	// rules expect after a rotation: with ZeroDowntime exactly two values
+	// (AWSCURRENT and AWSPREVIOUS) authenticate and the user name may
+	// change; without it only AWSCURRENT does, and the replaced value must
+	// fail.
 	ZeroDowntime bool
 
 	// MaxCalls, if positive, is the most Secrets Manager calls a clean
 	// rotation may make.
 	MaxCalls int
+
+	// CredentialFields names the fields of Secret (a JSON object) that
+	// hold the credential the rotator makes anew at every rotation: a
+	// password, an API key's secret, a private key. Each must change at
+	// every rotation, never repeat and be strong; the Probe must reject a
+	// value with any of them altered. Default: the string and number
+	// fields the leak check counts as credentials ("password",
+	// "api_key", "client_secret", "private_key", ...) except those that
+	// name a place (ending in "url", "uri", "arn", "endpoint" or "host"),
+	// or the whole value when Secret is not a JSON object.
+	CredentialFields []string
+
+	// MayChange names the fields besides the credential that a rotation
+	// may rewrite (a connection string that embeds the password, a key's
+	// id); every other field must be carried over unchanged, and none may
+	// be dropped. Default: fields whose name ends in "id" or starts with
+	// "public" (a key id, a public key) and, when ZeroDowntime is set, the
+	// user name ("username" or "user").
+	MayChange []string
+
+	// MinStrength is the least estimated strength, in bits, of a
+	// generated credential field, estimated from its length and the kinds
+	// of character seen (default 128). Set it lower for a service that
+	// cannot take such credentials, or negative to turn the check off.
+	MinStrength int
+
+	// Neighbour, if set, is the AWSCURRENT value of a second secret on the
+	// same target, which the rotator under test does not own (another
+	// application's user or key). The suite stores it and, after rotating
+	// the secret under test several times, requires it to still
+	// authenticate.
+	Neighbour string
+
+	// Exempt turns off outcome rules that do not fit the target, by rule
+	// name, each with the reason (for example a provider that keeps a
+	// replaced secret valid for a grace period exempts
+	// "old-credentials-retired"). The protocol rules cannot be turned off.
+	Exempt map[string]string
 
 	// Close, if set, releases the fixture's resources.
 	Close func()
@@ -94,6 +148,15 @@ type Report struct {
 	// FailureWindow is the longest time during which a client holding a
 	// fresh AWSCURRENT could not authenticate (single-user rotators).
 	FailureWindow time.Duration
+	// Labels are the secret's labels after the clean rotations of rule
+	// rotates, as "version[STAGES] ...".
+	Labels string
+	// Events are the service's events (RotationStarted, RotationFailed
+	// with its step, ...) during rule rotates.
+	Events []localsm.Event
+	// Skipped lists the rules that did not run, as "rule: why" (exempted
+	// by the fixture, or nothing to check, such as no Neighbour).
+	Skipped []string
 }
 
 // rule is one row of the conformance table.
@@ -101,21 +164,31 @@ type rule struct {
 	name   string
 	reason string
 	run    func(ctx context.Context, e *env) error
+	// exemptable rules check outcomes at the target, where a service may
+	// legitimately differ: Fixture.Exempt can turn them off.
+	exemptable bool
 }
 
 var rules = []rule{
-	{"rotates", "a full rotation succeeds and leaves the labels as the service does", ruleRotates},
-	{"rotation-token", "createSecret passes the RotationToken, or assumed-role and cross-account rotation fail", ruleRotationToken},
-	{"labels-move-only-in-finish", "AWSCURRENT moves only in finishSecret, and never before testSecret passed; AWSPENDING is removed by the service, not the function", ruleLabels},
-	{"replay-steps", "every step invoked twice in a row succeeds and the second changes nothing", ruleReplaySteps},
-	{"rerun-after-success", "the whole rotation re-run after success is a no-op", ruleRerun},
-	{"faults", "a fault at any Secrets Manager call, then the service's retry, ends in a working rotation with nothing lost", ruleFaults},
-	{"crash-after-step", "a function that dies after any step converges on the service's retry", ruleCrash},
-	{"overlapping-invocations", "two overlapping invocations of the same step converge, whether they run together or one is held at its first write while the other runs", ruleOverlap},
-	{"failing-test", "a failing testSecret leaves AWSCURRENT where it was (and, for zero-downtime rotators, authenticating)", ruleFailingTest},
-	{"test-rejects-bad-pending", "testSecret fails when the pending value does not authenticate", ruleTestRejects},
-	{"test-only", "RotateImmediately=false runs testSecret alone and leaves no trace", ruleTestOnly},
-	{"clients-keep-working", "a client using AWSCURRENT during repeated rotations never fails (zero-downtime rotators); the failure window is measured otherwise", ruleClients},
+	{"rotates", "a full rotation succeeds and leaves the labels as the service does", ruleRotates, false},
+	{"rotation-token", "createSecret passes the RotationToken, or assumed-role and cross-account rotation fail", ruleRotationToken, false},
+	{"labels-move-only-in-finish", "AWSCURRENT moves only in finishSecret, and never before testSecret passed; AWSPENDING is removed by the service, not the function", ruleLabels, false},
+	{"replay-steps", "every step invoked twice in a row succeeds and the second changes nothing", ruleReplaySteps, false},
+	{"rerun-after-success", "the whole rotation re-run after success is a no-op", ruleRerun, false},
+	{"faults", "a fault at any Secrets Manager call, then the service's retry, ends in a working rotation with nothing lost", ruleFaults, false},
+	{"crash-after-step", "a function that dies after any step converges on the service's retry", ruleCrash, false},
+	{"overlapping-invocations", "two overlapping invocations of the same step converge, whether they run together or one is held at its first write while the other runs", ruleOverlap, false},
+	{"failing-test", "a failing testSecret leaves AWSCURRENT where it was (and, for zero-downtime rotators, authenticating)", ruleFailingTest, false},
+	{"test-rejects-bad-pending", "testSecret fails when the pending value does not authenticate", ruleTestRejects, false},
+	{"test-only", "RotateImmediately=false runs testSecret alone and leaves no trace", ruleTestOnly, false},
+	{"clients-keep-working", "a client using AWSCURRENT during repeated rotations never fails (zero-downtime rotators); the failure window is measured otherwise", ruleClients, false},
+	{"credential-changed", "every credential field changes at a rotation, and a single-user rotation leaves the old value unable to authenticate", ruleCredentialChanged, true},
+	{"old-credentials-retired", "after several rotations only AWSCURRENT (and, for zero downtime, AWSPREVIOUS) authenticate: older credentials are retired", ruleRetired, true},
+	{"secret-preserved", "every field but the credential (and those the fixture lets change) is carried over unchanged, or clients lose it", rulePreserved, true},
+	{"strong-credentials", "generated credentials never repeat and have the estimated strength required (128 bits by default)", ruleStrong, true},
+	{"create-has-no-side-effect", "AWSCURRENT keeps authenticating after createSecret and until setSecret starts, for every strategy", ruleCreateNoSideEffect, true},
+	{"neighbours-untouched", "rotating a secret many times leaves another secret's credential on the same target working", ruleNeighbours, true},
+	{"test-really-tests", "testSecret fails for the stored pending value with a credential field changed in one character", ruleTestReallyTests, true},
 }
 
 // leakRule names the check made after every rule.
@@ -138,12 +211,14 @@ func Rules() []string {
 type SuiteOption func(*suiteConfig)
 
 type suiteConfig struct {
-	overHTTP bool
-	fresh    freshConfig
+	overHTTP    bool
+	stepTimeout time.Duration
+	ruleTimeout time.Duration
+	fresh       freshConfig
 }
 
 func suiteOptions(opts []SuiteOption) suiteConfig {
-	var c suiteConfig
+	c := suiteConfig{stepTimeout: 30 * time.Second, ruleTimeout: ruleTimeout}
 	for _, o := range opts {
 		o(&c)
 	}
@@ -157,8 +232,8 @@ func suiteOptions(opts []SuiteOption) suiteConfig {
 // the handler and the client.
 func OverHTTP() SuiteOption { return func(c *suiteConfig) { c.overHTTP = true } }
 
-// ruleTimeout bounds each rule, so that a rotator that hangs fails its
-// rule instead of the whole test binary.
+// ruleTimeout bounds each rule by default (see RuleTimeout), so that a
+// rotator that hangs fails its rule instead of the whole test binary.
 const ruleTimeout = 2 * time.Minute
 
 // closeGrace bounds how long the suite waits, after a rule and with every
@@ -196,22 +271,39 @@ const closeGrace = 3 * time.Second
 // FreshHandler (state in the handler or Rotator value) or FreshProcess
 // (package-level state too) is given: by default the handler is built once
 // and every step runs in the test process, where such state survives,
-// while on Lambda the next step may run after a cold start.
+// while on Lambda the next step may run after a cold start. The outcome
+// rules see only what the Probe sees: a Probe that is not independent of
+// the rotator defeats them (the sanity check catches one that accepts
+// altered or random credentials, not every way a Probe can be wrong);
+// credential fields nested inside objects are not analysed (name them in
+// CredentialFields only at the top level); damage to other users or keys
+// on the target is seen only through Fixture.Neighbour; strength is
+// estimated from the characters seen, so a value that looks random but is
+// predictable (a time-seeded generator producing distinct values) passes.
 func Run(t *testing.T, factory Factory, opts ...SuiteOption) {
 	t.Helper()
 	o := suiteOptions(opts)
 	serveIfChild(factory, o)
 	var mu sync.Mutex
 	var rep Report
-	for _, r := range rules {
+	var badProbe bool
+	for i, r := range rules {
+		if badProbe {
+			break
+		}
 		if o.skips(r.name) {
 			continue
 		}
 		t.Run(r.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(t.Context(), ruleTimeout)
+			t.Helper()
+			ctx, cancel := context.WithTimeout(t.Context(), o.ruleTimeout)
 			defer cancel()
-			e, err := newEnv(ctx, factory, o)
+			e, err := newEnv(ctx, factory, o, i == 0)
 			if err != nil {
+				if errors.Is(err, errProbe) {
+					badProbe = true
+					t.Fatalf("fixture: %v\n(the remaining rules were not run)", err)
+				}
 				t.Fatalf("fixture: %v", err)
 			}
 			closed := false
@@ -220,7 +312,19 @@ func Run(t *testing.T, factory Factory, opts ...SuiteOption) {
 					_ = e.close()
 				}
 			}()
+			if why, ok := e.fx.Exempt[r.name]; ok {
+				mu.Lock()
+				rep.Skipped = append(rep.Skipped, r.name+": exempted by the fixture: "+why)
+				mu.Unlock()
+				t.Skipf("exempted by the fixture: %s", why)
+			}
 			for _, err := range e.runRule(ctx, r) {
+				if why, ok := skipped(err); ok {
+					mu.Lock()
+					rep.Skipped = append(rep.Skipped, r.name+": "+why)
+					mu.Unlock()
+					t.Skipf("not applicable: %s", why)
+				}
 				t.Errorf("%v", err)
 			}
 			closed = true
@@ -232,10 +336,7 @@ func Run(t *testing.T, factory Factory, opts ...SuiteOption) {
 			mu.Unlock()
 		})
 	}
-	t.Logf("Secrets Manager calls per rotation: %d %v", rep.Calls, rep.CallsByOp)
-	if rep.Probes > 0 {
-		t.Logf("client probes during rotations: %d, failures: %d, longest failure window: %v", rep.Probes, rep.ProbeFailures, rep.FailureWindow)
-	}
+	t.Logf("%v", rep)
 }
 
 // Check runs every rule, each with a fresh fixture from factory and a
@@ -264,7 +365,7 @@ func Check(ctx context.Context, factory Factory, opts ...SuiteOption) (Report, e
 	serveIfChild(factory, o)
 	var errs []error
 	var rep Report
-	for _, r := range rules {
+	for i, r := range rules {
 		if o.skips(r.name) {
 			continue
 		}
@@ -272,14 +373,24 @@ func Check(ctx context.Context, factory Factory, opts ...SuiteOption) (Report, e
 			errs = append(errs, fmt.Errorf("rotationtest: Check stopped before rule %s: %w", r.name, err))
 			return rep, errors.Join(errs...)
 		}
-		rctx, cancel := context.WithTimeout(ctx, ruleTimeout)
-		e, err := newEnv(rctx, factory, o)
+		rctx, cancel := context.WithTimeout(ctx, o.ruleTimeout)
+		e, err := newEnv(rctx, factory, o, i == 0)
 		if err != nil {
 			cancel()
 			errs = append(errs, fmt.Errorf("rotationtest: fixture for rule %s: %w", r.name, err))
 			return rep, errors.Join(errs...)
 		}
-		errs = append(errs, e.runRule(rctx, r)...)
+		if why, ok := e.fx.Exempt[r.name]; ok {
+			rep.Skipped = append(rep.Skipped, r.name+": exempted by the fixture: "+why)
+		} else {
+			for _, err := range e.runRule(rctx, r) {
+				if why, ok := skipped(err); ok {
+					rep.Skipped = append(rep.Skipped, r.name+": "+why)
+				} else {
+					errs = append(errs, err)
+				}
+			}
+		}
 		e.report.mergeInto(&rep)
 		if err := e.close(); err != nil {
 			errs = append(errs, &Violation{Rule: r.name, Reason: r.reason, Err: err})
@@ -294,7 +405,11 @@ func Check(ctx context.Context, factory Factory, opts ...SuiteOption) (Report, e
 func (e *env) runRule(ctx context.Context, r rule) []error {
 	var errs []error
 	if err := r.run(ctx, e); err != nil {
-		errs = append(errs, &Violation{Rule: r.name, Reason: r.reason, Err: err})
+		if _, ok := skipped(err); ok {
+			errs = append(errs, err)
+		} else {
+			errs = append(errs, &Violation{Rule: r.name, Reason: r.reason, Err: err})
+		}
 	}
 	if err := e.leaks(); err != nil {
 		errs = append(errs, &Violation{Rule: leakRule, Reason: leakReason, Err: fmt.Errorf("during %s: %w", r.name, err)})
@@ -310,6 +425,9 @@ func (r *Report) mergeInto(dst *Report) {
 	dst.Probes += r.Probes
 	dst.ProbeFailures += r.ProbeFailures
 	dst.FailureWindow = max(dst.FailureWindow, r.FailureWindow)
+	if r.Labels != "" {
+		dst.Labels, dst.Events = r.Labels, r.Events
+	}
 }
 
 // functionARN is the rotation function's ARN in the suite's fake.
@@ -319,6 +437,7 @@ const functionARN = "arn:aws:lambda:us-east-1:123456789012:function:rotator-unde
 type env struct {
 	server *localsm.Server // when the suite runs over HTTP
 	fx     *Fixture
+	shape  shape
 	fake   *localsm.Fake
 	client *FaultClient
 	handle HandleFunc
@@ -353,7 +472,9 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-func newEnv(ctx context.Context, factory Factory, o suiteConfig) (*env, error) {
+// newEnv builds a rule's world; with sanity it also checks that the
+// fixture's Probe is a real check.
+func newEnv(ctx context.Context, factory Factory, o suiteConfig, sanity bool) (*env, error) {
 	fx, err := factory(ctx)
 	if err != nil {
 		return nil, err
@@ -364,13 +485,23 @@ func newEnv(ctx context.Context, factory Factory, o suiteConfig) (*env, error) {
 		}
 		return nil, errors.New("rotationtest: a Fixture needs Secret, NewHandler and Probe")
 	}
-	e := &env{fx: fx, logs: &syncBuffer{}}
+	f, err := shapeOf(fx)
+	if err == nil {
+		err = checkExempt(fx)
+	}
+	if err != nil {
+		if fx.Close != nil {
+			fx.Close()
+		}
+		return nil, err
+	}
+	e := &env{fx: fx, shape: f, logs: &syncBuffer{}}
 	e.fresh = o.fresh
 	e.startCapture()
 	e.fake = localsm.New(localsm.Options{
 		StrictRotationToken: true,
 		RotationAttempts:    4,
-		StepTimeout:         30 * time.Second,
+		StepTimeout:         o.stepTimeout,
 		Invoker: localsm.InvokerFunc(func(ctx context.Context, fn string, ev events.SecretsManagerSecretRotationEvent) error {
 			e.addToken(ev, "sent by the service")
 			e.mu.Lock()
@@ -383,6 +514,12 @@ func newEnv(ctx context.Context, factory Factory, o suiteConfig) (*env, error) {
 		if _, err := e.fake.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(fx.Others[name])}); err != nil {
 			e.close()
 			return nil, fmt.Errorf("rotationtest: creating secret %q: %w", name, err)
+		}
+	}
+	if fx.Neighbour != "" {
+		if _, err := e.fake.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(neighbourName), SecretString: aws.String(fx.Neighbour)}); err != nil {
+			e.close()
+			return nil, fmt.Errorf("rotationtest: creating the neighbour secret: %w", err)
 		}
 	}
 	out, err := e.fake.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("conformance/secret"), SecretString: aws.String(fx.Secret)})
@@ -399,7 +536,7 @@ func newEnv(ctx context.Context, factory Factory, o suiteConfig) (*env, error) {
 	}
 	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.logger = logger
-	h, err := fx.NewHandler(gatedClient{next: e.client}, logger)
+	h, err := fx.NewHandler(e.handlerClient(), logger)
 	if err != nil {
 		e.close()
 		return nil, fmt.Errorf("rotationtest: NewHandler: %w", err)
@@ -409,6 +546,18 @@ func newEnv(ctx context.Context, factory Factory, o suiteConfig) (*env, error) {
 	if err := fx.Probe(ctx, rotation.NewString(fx.Secret)); err != nil {
 		e.close()
 		return nil, fmt.Errorf("rotationtest: the fixture's initial secret does not authenticate: %w", err)
+	}
+	if fx.Neighbour != "" {
+		if err := fx.Probe(ctx, rotation.NewString(fx.Neighbour)); err != nil {
+			e.close()
+			return nil, fmt.Errorf("rotationtest: the fixture's Neighbour does not authenticate: %w", err)
+		}
+	}
+	if sanity {
+		if err := checkProbe(ctx, fx, f); err != nil {
+			e.close()
+			return nil, err
+		}
 	}
 	return e, nil
 }
@@ -585,6 +734,7 @@ func (e *env) rotateAndCheck(ctx context.Context) error {
 }
 
 func ruleRotates(ctx context.Context, e *env) error {
+	defer func() { e.report.Labels, e.report.Events = labelsOf(e.secret()), e.fake.Events() }()
 	e.client.Arm()
 	if err := e.rotateAndCheck(ctx); err != nil {
 		return err
@@ -1168,4 +1318,11 @@ func newToken() string {
 		panic("rotationtest: crypto/rand failed: " + err.Error())
 	}
 	return hex.EncodeToString(b[:])
+}
+
+// handlerClient is the client the handler under test is given: faults are
+// injected below it, overlapping writes are held by it, and testSecret can
+// be handed an altered pending value through it.
+func (e *env) handlerClient() rotation.Client {
+	return alteringClient{gatedClient{next: e.client}}
 }

@@ -1037,7 +1037,9 @@ func TestRules(t *testing.T) {
 	want := []string{
 		"rotates", "rotation-token", "labels-move-only-in-finish", "replay-steps",
 		"rerun-after-success", "faults", "crash-after-step", "overlapping-invocations",
-		"failing-test", "test-rejects-bad-pending", "test-only", "clients-keep-working", "no-leaks",
+		"failing-test", "test-rejects-bad-pending", "test-only", "clients-keep-working",
+		"credential-changed", "old-credentials-retired", "secret-preserved", "strong-credentials",
+		"create-has-no-side-effect", "neighbours-untouched", "test-really-tests", "no-leaks",
 	}
 	var got []string
 	for _, r := range rules {
@@ -1126,13 +1128,30 @@ func TestCheckHonoursContext(t *testing.T) {
 	}
 }
 
-// BenchmarkConformanceBattery runs the whole battery for one rotator
-// against the in-memory fake.
+// BenchmarkConformanceBattery runs the whole battery for one rotator per
+// strategy, against the in-memory fake and over loopback HTTP.
 func BenchmarkConformanceBattery(b *testing.B) {
-	factory := singleUserFactory(correctSingleUser, nil)
-	for b.Loop() {
-		if _, err := rotationtest.Check(context.Background(), factory); err != nil {
-			b.Fatal(err)
+	factories := []struct {
+		name    string
+		factory rotationtest.Factory
+	}{
+		{"single-user", singleUserFactory(correctSingleUser, nil)},
+		{"alternating-users", alternatingWithNeighbour(correctAlternating)},
+		{"two-keys", twoKeysFactory(2, correctTwoKeys, nil, nil)},
+	}
+	for _, f := range factories {
+		for _, mode := range []struct {
+			name string
+			opts []rotationtest.SuiteOption
+		}{{"in-memory", nil}, {"http", []rotationtest.SuiteOption{rotationtest.OverHTTP()}}} {
+			b.Run(f.name+"/"+mode.name, func(b *testing.B) {
+				for b.Loop() {
+					if _, err := rotationtest.Check(context.Background(), f.factory, mode.opts...); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/battery")
+			})
 		}
 	}
 }
@@ -1153,7 +1172,12 @@ func TestCheckDoesNotHangOnAHandlerIgnoringItsContext(t *testing.T) {
 					return nil
 				}, nil
 			},
-			Probe: func(context.Context, *rotation.Secret) error { return nil },
+			Probe: func(_ context.Context, s *rotation.Secret) error {
+				if v, _ := s.SecretString(); v != "initial-secret-value" {
+					return errAuth
+				}
+				return nil
+			},
 		}, nil
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), time.Second)

@@ -50,6 +50,29 @@
 // suite then also requires AWSCURRENT and AWSPREVIOUS to keep
 // authenticating throughout.
 //
+// # The Probe
+//
+// Every rule trusts Fixture.Probe to say whether a value authenticates, so
+// the Probe must be written independently of the rotator: it proves a
+// login at the target with exactly the value it is given, and it never
+// calls the rotator's Test or shares code with it. Before the rules the
+// suite checks that the Probe accepts the initial secret and rejects it
+// with a credential field changed in one character, and with random
+// credentials for the same user; a Probe that accepts either is reported
+// as a fixture error and no rule runs.
+//
+// # Outcomes
+//
+// The outcome rules look at the target rather than at Secrets Manager.
+// They need to know which fields are the credential
+// (Fixture.CredentialFields, by default the fields named like one) and
+// which other fields a rotation may rewrite (Fixture.MayChange, by default
+// key ids, public keys and, for zero-downtime rotators, the user name).
+// Fixture.MinStrength sets the least estimated strength of a generated
+// credential, Fixture.Neighbour gives another secret on the same target
+// that must survive, and Fixture.Exempt turns off an outcome rule that does
+// not fit the service, with the reason.
+//
 // The rules, in the order they run ([Rules] lists them with their reasons):
 //
 //	rotates                     a full rotation succeeds; labels end as the service leaves them
@@ -64,6 +87,13 @@
 //	test-rejects-bad-pending    testSecret fails for a pending value that does not authenticate
 //	test-only                   RotateImmediately=false runs testSecret alone and leaves no trace
 //	clients-keep-working        a client on AWSCURRENT never fails (zero downtime), or the window is measured
+//	credential-changed          every credential field changes; for single user the old value stops working
+//	old-credentials-retired     after several rotations only AWSCURRENT (and AWSPREVIOUS, zero downtime) work
+//	secret-preserved            fields other than the credential (and MayChange) are carried over unchanged
+//	strong-credentials          generated credentials never repeat and are strong enough (128 bits default)
+//	create-has-no-side-effect   AWSCURRENT still authenticates after createSecret, until setSecret starts
+//	neighbours-untouched        another secret on the same target (Fixture.Neighbour) still authenticates
+//	test-really-tests           testSecret fails for the pending value with a credential field altered
 //	no-leaks                    no secret value or RotationToken in the log (given, std log, slog.Default) or an error, in any form (after every rule)
 //
 // What the suite cannot catch is listed in Run's documentation: data races

@@ -100,7 +100,7 @@ func (e *env) invokeHandler(ctx context.Context, ev events.SecretsManagerSecretR
 	case e.fresh.process:
 		return e.invokeChild(ctx, ev)
 	case e.fresh.handler:
-		h, err := e.fx.NewHandler(gatedClient{next: e.client}, e.logger)
+		h, err := e.fx.NewHandler(e.handlerClient(), e.logger)
 		if err != nil {
 			return fmt.Errorf("rotationtest: NewHandler (FreshHandler): %w", err)
 		}
@@ -336,7 +336,7 @@ func (e *env) serveParent(ctx context.Context, ev events.SecretsManagerSecretRot
 	}
 	sc := bufio.NewScanner(req)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
-	client := gatedClient{next: e.client}
+	client := e.handlerClient()
 	for sc.Scan() {
 		var r childRequest
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {

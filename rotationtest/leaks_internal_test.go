@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/rotationkit/rotation"
 )
@@ -54,7 +55,7 @@ func BenchmarkLeakCheck(b *testing.B) {
 			Probe: func(context.Context, *rotation.Secret) error { return nil },
 		}, nil
 	}
-	e, err := newEnv(ctx, factory, suiteConfig{})
+	e, err := newEnv(ctx, factory, suiteConfig{stepTimeout: 30 * time.Second, ruleTimeout: ruleTimeout}, false)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -31,13 +31,27 @@ type UserService interface {
 	// pending value authenticates, Set treats the user as done and will not
 	// call SetPassword again, so a grant that failed before the password was
 	// set would never be retried.
+	//
+	// One atomic statement, or one transaction the server really makes
+	// atomic, that applies the grants and the password together satisfies
+	// "last": the pending value cannot authenticate unless everything else
+	// took effect. Separate statements that each commit on their own (MySQL's
+	// GRANT and ALTER USER commit implicitly) do not: order them with the
+	// password last.
 	SetPassword(ctx context.Context, req *SetPasswordRequest) error
 }
 
 // SetPasswordRequest is the input to UserService.SetPassword.
 type SetPasswordRequest struct {
-	Login   *rotation.Secret // the admin credential to log in with, checked for the same resource
-	Base    string           // the base user, whose privileges the alternate has
+	Login *rotation.Secret // the admin credential to log in with, checked for the same resource
+	// Base is the base user, whose privileges the alternate has: the
+	// secret's original user in the suffix mode, the first of
+	// AlternatingUsers.Users in the pre-created mode. When User equals Base
+	// (the alternate is current, so this rotation changes the base user
+	// back), there is nothing to create or copy: the base user already
+	// exists with its own privileges, and SetPassword only sets its
+	// password (failing if the user is missing rather than creating it).
+	Base    string
 	User    string           // the user to change (the one not current)
 	Pending *rotation.Secret // the value to install; its username is User
 	Current *rotation.Secret // the current value; it authenticates

@@ -22,6 +22,9 @@ const (
 	toyHost     = "db.example.internal"
 	adminName   = "conformance/admin"
 	adminSecret = `{"engine":"toy","host":"` + toyHost + `","username":"admin","password":"admin-password-0001"}`
+	// neighbourSecret is another application's user on the same toy
+	// database, which no rotation may touch.
+	neighbourSecret = `{"engine":"toy","host":"` + toyHost + `","username":"other_app","password":"neighbour-password-0001"}`
 )
 
 func newHandler(c rotation.Client, l *slog.Logger, r rotation.Rotator) (rotationtest.HandleFunc, error) {
@@ -34,9 +37,10 @@ func newHandler(c rotation.Client, l *slog.Logger, r rotation.Rotator) (rotation
 
 func singleUserFactory(withAdmin bool) rotationtest.Factory {
 	return func(ctx context.Context) (*rotationtest.Fixture, error) {
-		db := newPasswordDB(toyHost, map[string]string{"app": "initial-password-0001"})
+		db := newPasswordDB(toyHost, map[string]string{"app": "initial-password-0001", "other_app": "neighbour-password-0001"})
 		fx := &rotationtest.Fixture{
-			Secret: `{"engine":"toy","host":"` + toyHost + `","username":"app","password":"initial-password-0001"}`,
+			Secret:    `{"engine":"toy","host":"` + toyHost + `","username":"app","password":"initial-password-0001"}`,
+			Neighbour: neighbourSecret,
 			NewHandler: func(c rotation.Client, l *slog.Logger) (rotationtest.HandleFunc, error) {
 				s := &strategy.SingleUser{Service: db}
 				if withAdmin {
@@ -45,7 +49,7 @@ func singleUserFactory(withAdmin bool) rotationtest.Factory {
 				}
 				return newHandler(c, l, s)
 			},
-			Probe: db.Test,
+			Probe: db.probe,
 			// Describe, Get (x2) and Put in createSecret; Get pending and
 			// current in setSecret; Get in testSecret; Describe and the
 			// label move in finishSecret. The admin secret costs one more.
@@ -72,9 +76,11 @@ func alternatingFactory(preCreated bool) rotationtest.Factory {
 		} else {
 			db.addUser("app", "initial-password-0001", "SELECT", "INSERT")
 		}
+		db.addUser("other_app", "neighbour-password-0001", "SELECT")
 		return &rotationtest.Fixture{
-			Secret: `{"engine":"toy","host":"` + toyHost + `","port":5432,"dbname":"app","username":"` + user + `","password":"initial-password-0001","masterarn":"` + adminName + `"}`,
-			Others: map[string]string{adminName: adminSecret},
+			Neighbour: neighbourSecret,
+			Secret:    `{"engine":"toy","host":"` + toyHost + `","port":5432,"dbname":"app","username":"` + user + `","password":"initial-password-0001","masterarn":"` + adminName + `"}`,
+			Others:    map[string]string{adminName: adminSecret},
 			NewHandler: func(c rotation.Client, l *slog.Logger) (rotationtest.HandleFunc, error) {
 				a := &strategy.AlternatingUsers{Service: db, AdminSecret: strategy.AdminSecret{Client: c}, MaxNameLength: 32}
 				if preCreated {
@@ -82,7 +88,7 @@ func alternatingFactory(preCreated bool) rotationtest.Factory {
 				}
 				return newHandler(c, l, a)
 			},
-			Probe:        db.Test,
+			Probe:        db.probe,
 			ZeroDowntime: true,
 			// SingleUser's nine, plus the admin secret.
 			MaxCalls: 10,
@@ -119,7 +125,7 @@ func (tk *twoKeysFixtures) factory(ctx context.Context) (*rotationtest.Fixture, 
 				return h(ctx, ev)
 			}, nil
 		},
-		Probe:        p.Test,
+		Probe:        p.probe,
 		ZeroDowntime: true,
 		// The handler's eight, plus AWSPREVIOUS in Create, and in Finish
 		// the new AWSCURRENT (also AWSPENDING: one read) and AWSPREVIOUS.

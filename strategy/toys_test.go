@@ -130,6 +130,70 @@ func (d *passwordDB) changeLog() []string {
 	return slices.Clone(d.changes)
 }
 
+// The probes below authenticate a value as a client would, reading the
+// fields themselves and comparing with the service's data directly: the
+// conformance suite's Probe must not share code with the Test the strategy
+// calls, or a broken Test would blind it.
+
+// probe authenticates s as a client of passwordDB would.
+func (d *passwordDB) probe(_ context.Context, s *rotation.Secret) error {
+	return probeUser(s, d.host, func(user string) (string, bool) {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		pw, ok := d.users[user]
+		return pw, ok
+	})
+}
+
+// probe authenticates s as a client of userDB would.
+func (d *userDB) probe(_ context.Context, s *rotation.Secret) error {
+	return probeUser(s, d.host, func(user string) (string, bool) {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		u, ok := d.users[user]
+		if !ok {
+			return "", false
+		}
+		return u.Password, true
+	})
+}
+
+func probeUser(s *rotation.Secret, host string, password func(user string) (string, bool)) error {
+	var f [3]string
+	for i, name := range []string{"host", "username", "password"} {
+		v, err := s.Get(name)
+		if err != nil {
+			return err
+		}
+		f[i] = v
+	}
+	if f[0] != host {
+		return errWrongHost
+	}
+	if pw, ok := password(f[1]); !ok || pw == "" || pw != f[2] {
+		return fmt.Errorf("user %q: %w", f[1], errAuth)
+	}
+	return nil
+}
+
+// probe authenticates s as a client of keyAPI would.
+func (p *keyAPI) probe(_ context.Context, s *rotation.Secret) error {
+	id, err := s.Get("key_id")
+	if err != nil {
+		return err
+	}
+	secret, err := s.Get("api_key")
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if k, ok := p.keys[id]; !ok || !k.Active || k.Secret != secret {
+		return fmt.Errorf("key %q: %w", id, errAuth)
+	}
+	return nil
+}
+
 // dbUser is a user of userDB.
 type dbUser struct {
 	Password   string

@@ -42,8 +42,13 @@ func singleFixture(srv *server, admin bool) rotationtest.Factory {
 			if err := srv.createUser(ctx, cl, user, pw, []string{"%"}, "SELECT, INSERT ON "+quoteIdent(db)+".*"); err != nil {
 				return nil, err
 			}
+			neighbour, err := newNeighbour(ctx, srv, cl, db, []string{"%"})
+			if err != nil {
+				return nil, err
+			}
 			fx := &rotationtest.Fixture{
 				Secret:     srv.secret(user, pw, db, nil),
+				Neighbour:  neighbour,
 				NewHandler: handlerFor(testSettings(modeSingle)),
 				Probe:      probe,
 				MaxCalls:   maxCallsSingle,
@@ -98,8 +103,13 @@ func alternatingFixture(srv *server, m mode) rotationtest.Factory {
 			if err != nil {
 				return nil, err
 			}
+			neighbour, err := newNeighbour(ctx, srv, cl, db, hosts)
+			if err != nil {
+				return nil, err
+			}
 			name := "admin/" + user
 			return &rotationtest.Fixture{
+				Neighbour:    neighbour,
 				Secret:       srv.secret(user, pw, db, map[string]any{"masterarn": name}),
 				Others:       map[string]string{name: adminSecret},
 				NewHandler:   handlerFor(s),
@@ -114,6 +124,16 @@ func alternatingFixture(srv *server, m mode) rotationtest.Factory {
 		}
 		return fx, err
 	}
+}
+
+// newNeighbour creates another application's user on the same database
+// and returns its secret: the suite checks that no rotation touches it.
+func newNeighbour(ctx context.Context, srv *server, cl *cleaner, db string, hosts []string) (string, error) {
+	user, pw := unique("rtn_"), password()
+	if err := srv.createUser(ctx, cl, user, pw, hosts, "SELECT ON "+quoteIdent(db)+".*"); err != nil {
+		return "", err
+	}
+	return srv.secret(user, pw, db, nil), nil
 }
 
 func TestConformanceSingle(t *testing.T) {

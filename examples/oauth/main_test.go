@@ -115,8 +115,13 @@ func TestConformance(t *testing.T) {
 				mu.Lock()
 				servers = append(servers, a)
 				mu.Unlock()
+				// Another client of the same server, which no rotation
+				// may touch.
+				nid, nsid, ncs := srv.RegisterClient()
+				neighbour := &authServer{srv: srv, ts: ts, clientID: nid, secretID: nsid, cs: ncs}
 				return &rotationtest.Fixture{
-					Secret: a.secretJSON(ts.URL),
+					Secret:    a.secretJSON(ts.URL),
+					Neighbour: neighbour.secretJSON(ts.URL),
 					NewHandler: func(c rotation.Client, l *slog.Logger) (rotationtest.HandleFunc, error) {
 						h, err := newHandler(c, s, ts.Client(), l)
 						if err != nil {

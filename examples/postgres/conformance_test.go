@@ -110,9 +110,18 @@ func conformance(t *testing.T, mode Mode, withAdmin bool) {
 		if err != nil {
 			return nil, err
 		}
+		// Another application's user on the same database, which no
+		// rotation may touch.
+		neighbour, npw := uniqueName("nb"), newPassword()
+		if err := d.createRole(neighbour, npw, "LOGIN"); err != nil {
+			_ = d.dropRoles(st.roles...)
+			return nil, err
+		}
+		st.roles = append(st.roles, neighbour)
 		return &rotationtest.Fixture{
-			Secret: st.secret,
-			Others: st.others,
+			Secret:    st.secret,
+			Neighbour: d.secretJSON(neighbour, npw),
+			Others:    st.others,
 			NewHandler: func(client rotation.Client, logger *slog.Logger) (rotationtest.HandleFunc, error) {
 				r, err := newRotator(st.cfg, client)
 				if err != nil {

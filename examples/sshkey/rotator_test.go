@@ -83,8 +83,13 @@ func TestConformance(t *testing.T) {
 				}
 			},
 		}, nil
-	})
+	}, rotationtest.RuleTimeout(ruleTimeout))
 }
+
+// ruleTimeout bounds each conformance rule. Every probe is an SSH login to
+// each host, and rule faults makes some 44 rotations: on a loaded machine
+// that overruns the suite's default of two minutes.
+const ruleTimeout = 6 * time.Minute
 
 // env is a fake Secrets Manager with an in-process rotation handler.
 type env struct {
