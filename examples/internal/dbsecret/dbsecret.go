@@ -13,7 +13,7 @@
 //	  "port":      5432,                  // optional; number or string; default per family
 //	  "username":  "app",                 // required
 //	  "password":  "...",                 // required
-//	  "dbname":    "app",                 // optional; default "postgres" for PostgreSQL, none for MySQL
+//	  "dbname":    "app",                 // optional; default "postgres" for PostgreSQL, "dev" for Redshift, none for MySQL
 //	  "masterarn": "arn:aws:secretsmanager:...", // optional; the admin secret (alternating users)
 //	  "ssl":       true,                  // optional; bool or "true"/"false"; see below
 //	  "sslmode":   "verify-full",         // optional; see TLSMode
@@ -89,6 +89,9 @@ const (
 	// MySQL: MySQL, MariaDB and Aurora MySQL (one wire protocol and one
 	// account syntax; the rotator may still branch on Secret.Engine).
 	MySQL
+	// Redshift: Amazon Redshift provisioned clusters and Serverless
+	// workgroups (the PostgreSQL wire protocol, Redshift's own SQL).
+	Redshift
 )
 
 // String returns the family's name.
@@ -98,6 +101,8 @@ func (f Family) String() string {
 		return "PostgreSQL"
 	case MySQL:
 		return "MySQL/MariaDB"
+	case Redshift:
+		return "Redshift"
 	}
 	return "Family(" + strconv.Itoa(int(f)) + ")"
 }
@@ -110,6 +115,8 @@ func (f Family) Engines() []string {
 		return []string{"postgres", "postgresql", "aurora-postgresql"}
 	case MySQL:
 		return []string{"mysql", "mariadb", "aurora-mysql", "aurora"}
+	case Redshift:
+		return []string{"redshift"}
 	}
 	return nil
 }
@@ -121,6 +128,8 @@ func (f Family) DefaultPort() int {
 		return 5432
 	case MySQL:
 		return 3306
+	case Redshift:
+		return 5439
 	}
 	return 0
 }
@@ -198,7 +207,7 @@ func Parse(s *rotation.Secret, f Family) (*Secret, error) {
 	}
 	out.Engine = strings.ToLower(strings.TrimSpace(engine))
 	if !slices.Contains(engines, out.Engine) {
-		for _, other := range []Family{PostgreSQL, MySQL} {
+		for _, other := range []Family{PostgreSQL, MySQL, Redshift} {
 			if other != f && slices.Contains(other.Engines(), out.Engine) {
 				return nil, fieldErr(FieldEngine, "is %q, a %s engine, but this function rotates %s (want one of %s)", out.Engine, other, f, strings.Join(engines, ", "))
 			}
@@ -250,6 +259,8 @@ func Parse(s *rotation.Secret, f Family) (*Secret, error) {
 		out.DBName = db
 	case f == PostgreSQL:
 		out.DBName = "postgres" // the AWS template's default
+	case f == Redshift:
+		out.DBName = "dev" // the AWS template's default
 	}
 
 	if out.MasterARN, _, err = s.Lookup(FieldMasterARN); err != nil {

@@ -28,9 +28,14 @@ import (
 // The MySQL set is the AWS templates' default (/@"'\ plus space); MySQL
 // clients split DSNs at the first ':' of user:password, so a ':' inside
 // the password is safe there.
+//
+// Redshift refuses passwords with any of ' " \ / @ or space (and requires
+// 8 to 64 characters with an upper-case letter, a lower-case letter and a
+// digit); its set is exactly those.
 const (
 	PostgreSQLExcludedCharacters = ` /@"'\:`
 	MySQLExcludedCharacters      = ` /@"'\`
+	RedshiftExcludedCharacters   = ` /@"'\`
 )
 
 // DefaultPolicy returns the family's default password policy: 32
@@ -43,6 +48,8 @@ func (f Family) DefaultPolicy() rotation.PasswordPolicy {
 		p.ExcludeCharacters = PostgreSQLExcludedCharacters
 	case MySQL:
 		p.ExcludeCharacters = MySQLExcludedCharacters
+	case Redshift:
+		p.ExcludeCharacters = RedshiftExcludedCharacters
 	}
 	return p
 }
