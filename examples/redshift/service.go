@@ -323,6 +323,12 @@ func grantsOf(ctx context.Context, conn *pgx.Conn, user string, redshift bool) (
 	}); err != nil {
 		return nil, err
 	}
+	if err := read(databasePrivilegesQuery, func(r pgx.Rows) (grant, error) {
+		g := grant{kind: databaseGrant}
+		return g, r.Scan(&g.name, &g.privilege)
+	}); err != nil {
+		return nil, err
+	}
 	if err := read(relationPrivilegesQuery, func(r pgx.Rows) (grant, error) {
 		g := grant{kind: relationGrant}
 		return g, r.Scan(&g.schema, &g.name, &g.privilege)

@@ -163,12 +163,14 @@ const (
 	roleGrant
 	schemaGrant
 	relationGrant
+	databaseGrant
 )
 
 // Privileges copied, as Redshift's SVV_*_PRIVILEGES views name them. Any
 // other value read from the catalog is refused, not pasted into SQL.
 var (
 	schemaPrivileges   = []string{"USAGE", "CREATE", "ALTER", "DROP"}
+	databasePrivileges = []string{"CREATE", "TEMP", "TEMPORARY", "USAGE", "ALTER", "DROP"}
 	relationPrivileges = []string{"SELECT", "INSERT", "UPDATE", "DELETE", "REFERENCES", "DROP", "ALTER", "TRUNCATE", "TRIGGER", "RULE"}
 )
 
@@ -186,6 +188,11 @@ func grantSQL(g grant, user string) (string, error) {
 			return "", fmt.Errorf("%w %q on schema %q", errUnknownPrivilege, g.privilege, g.name)
 		}
 		return "GRANT " + g.privilege + " ON SCHEMA " + ident(g.name) + " TO " + ident(user), nil
+	case databaseGrant:
+		if !slices.Contains(databasePrivileges, g.privilege) {
+			return "", fmt.Errorf("%w %q on database %q", errUnknownPrivilege, g.privilege, g.name)
+		}
+		return "GRANT " + g.privilege + " ON DATABASE " + ident(g.name) + " TO " + ident(user), nil
 	case relationGrant:
 		if !slices.Contains(relationPrivileges, g.privilege) {
 			return "", fmt.Errorf("%w %q on %q.%q", errUnknownPrivilege, g.privilege, g.schema, g.name)
@@ -202,7 +209,7 @@ func revokeSQL(g grant, user string) (string, error) {
 		return "ALTER GROUP " + ident(g.name) + " DROP USER " + ident(user), nil
 	case roleGrant:
 		return "REVOKE ROLE " + ident(g.name) + " FROM " + ident(user), nil
-	case schemaGrant, relationGrant:
+	case schemaGrant, relationGrant, databaseGrant:
 		s, err := grantSQL(g, user)
 		if err != nil {
 			return "", err
@@ -262,13 +269,15 @@ func syncSQL(base, clone []grant, user string) ([]string, error) {
 
 // Catalog queries. Groups are in pg_group on Redshift and PostgreSQL;
 // roles (Redshift RBAC) in SVV_USER_GRANTS; a user's own object
-// privileges in SVV_SCHEMA_PRIVILEGES and SVV_RELATION_PRIVILEGES
-// (Redshift only).
+// privileges in SVV_DATABASE_PRIVILEGES, SVV_SCHEMA_PRIVILEGES and
+// SVV_RELATION_PRIVILEGES (Redshift only).
 const (
 	groupsQuery = `SELECT g.groname FROM pg_catalog.pg_group g, pg_catalog.pg_user u
 		WHERE u.usename = $1 AND u.usesysid = ANY(g.grolist)`
 	rolesQuery            = `SELECT role_name FROM svv_user_grants WHERE user_name = $1`
 	schemaPrivilegesQuery = `SELECT namespace_name, privilege_type FROM svv_schema_privileges
+		WHERE identity_type = 'user' AND identity_name = $1`
+	databasePrivilegesQuery = `SELECT database_name, privilege_type FROM svv_database_privileges
 		WHERE identity_type = 'user' AND identity_name = $1`
 	relationPrivilegesQuery = `SELECT namespace_name, relation_name, privilege_type FROM svv_relation_privileges
 		WHERE identity_type = 'user' AND identity_name = $1`

@@ -119,6 +119,7 @@ func TestStatements(t *testing.T) {
 		{grant{kind: groupGrant, name: "readers"}, `ALTER GROUP "readers" ADD USER "c"`, `ALTER GROUP "readers" DROP USER "c"`},
 		{grant{kind: roleGrant, name: `r"x`}, `GRANT ROLE "r""x" TO "c"`, `REVOKE ROLE "r""x" FROM "c"`},
 		{grant{kind: schemaGrant, name: "sales", privilege: "USAGE"}, `GRANT USAGE ON SCHEMA "sales" TO "c"`, `REVOKE USAGE ON SCHEMA "sales" FROM "c"`},
+		{grant{kind: databaseGrant, name: "dev", privilege: "TEMP"}, `GRANT TEMP ON DATABASE "dev" TO "c"`, `REVOKE TEMP ON DATABASE "dev" FROM "c"`},
 		{grant{kind: relationGrant, schema: "sales", name: "to do", privilege: "SELECT"}, `GRANT SELECT ON "sales"."to do" TO "c"`, `REVOKE SELECT ON "sales"."to do" FROM "c"`},
 	}
 	for _, tc := range tests {
