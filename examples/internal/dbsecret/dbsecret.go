@@ -92,6 +92,9 @@ const (
 	// Redshift: Amazon Redshift provisioned clusters and Serverless
 	// workgroups (the PostgreSQL wire protocol, Redshift's own SQL).
 	Redshift
+	// DocumentDB: Amazon DocumentDB and MongoDB (the MongoDB wire
+	// protocol); AWS's templates write "engine": "mongo".
+	DocumentDB
 )
 
 // String returns the family's name.
@@ -103,6 +106,8 @@ func (f Family) String() string {
 		return "MySQL/MariaDB"
 	case Redshift:
 		return "Redshift"
+	case DocumentDB:
+		return "DocumentDB/MongoDB"
 	}
 	return "Family(" + strconv.Itoa(int(f)) + ")"
 }
@@ -117,6 +122,8 @@ func (f Family) Engines() []string {
 		return []string{"mysql", "mariadb", "aurora-mysql", "aurora"}
 	case Redshift:
 		return []string{"redshift"}
+	case DocumentDB:
+		return []string{"mongo", "docdb", "documentdb", "mongodb"}
 	}
 	return nil
 }
@@ -130,6 +137,8 @@ func (f Family) DefaultPort() int {
 		return 3306
 	case Redshift:
 		return 5439
+	case DocumentDB:
+		return 27017
 	}
 	return 0
 }
@@ -207,7 +216,7 @@ func Parse(s *rotation.Secret, f Family) (*Secret, error) {
 	}
 	out.Engine = strings.ToLower(strings.TrimSpace(engine))
 	if !slices.Contains(engines, out.Engine) {
-		for _, other := range []Family{PostgreSQL, MySQL, Redshift} {
+		for _, other := range []Family{PostgreSQL, MySQL, Redshift, DocumentDB} {
 			if other != f && slices.Contains(other.Engines(), out.Engine) {
 				return nil, fieldErr(FieldEngine, "is %q, a %s engine, but this function rotates %s (want one of %s)", out.Engine, other, f, strings.Join(engines, ", "))
 			}
@@ -261,6 +270,8 @@ func Parse(s *rotation.Secret, f Family) (*Secret, error) {
 		out.DBName = "postgres" // the AWS template's default
 	case f == Redshift:
 		out.DBName = "dev" // the AWS template's default
+	case f == DocumentDB:
+		out.DBName = "admin" // the AWS template's default
 	}
 
 	if out.MasterARN, _, err = s.Lookup(FieldMasterARN); err != nil {

@@ -36,6 +36,9 @@ const (
 	PostgreSQLExcludedCharacters = ` /@"'\:`
 	MySQLExcludedCharacters      = ` /@"'\`
 	RedshiftExcludedCharacters   = ` /@"'\`
+	// DocumentDBExcludedCharacters: DocumentDB refuses / " @ in master
+	// passwords; ':' and '%' besides break hand-written mongodb:// URIs.
+	DocumentDBExcludedCharacters = ` /@"'\:%`
 )
 
 // DefaultPolicy returns the family's default password policy: 32
@@ -50,6 +53,8 @@ func (f Family) DefaultPolicy() rotation.PasswordPolicy {
 		p.ExcludeCharacters = MySQLExcludedCharacters
 	case Redshift:
 		p.ExcludeCharacters = RedshiftExcludedCharacters
+	case DocumentDB:
+		p.ExcludeCharacters = DocumentDBExcludedCharacters
 	}
 	return p
 }
