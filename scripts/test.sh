@@ -108,6 +108,17 @@ if [ -z "${ROTATION_TEST_MYSQL:-}" ] && mariadb_alive; then
 	fi
 fi
 
+# FerretDB (a MongoDB-wire server with SCRAM) for the DocumentDB example's
+# tests, which start it themselves: built once and cached in GOPATH/bin.
+if [ -z "${ROTATION_TEST_FERRETDB:-}" ]; then
+	log "FerretDB: scripts/ferretdb.sh"
+	if ferretdb="$(scripts/ferretdb.sh)"; then
+		export ROTATION_TEST_FERRETDB="$ferretdb"
+	else
+		log "could not build FerretDB; the DocumentDB tests will skip (and fail with CI=true)"
+	fi
+fi
+
 log "go vet"
 go vet ./... ./examples/...
 log "go test -race"
