@@ -28,7 +28,7 @@ func TestTLS(t *testing.T) {
 	f := testServer(t)
 	user, pw := uniqueName("tls"), newPassword()
 	f.createUser(t, user, pw)
-	svc, err := newService(config{})
+	svc, err := newService(config{connectTimeout: 3 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

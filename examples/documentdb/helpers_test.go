@@ -107,6 +107,10 @@ func startFerret(t testing.TB, bin string) (*ferret, error) {
 	if f.tlsPort, err = freePort(); err != nil {
 		return nil, err
 	}
+	debugPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
 	f.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(f.port))
 	f.tlsAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(f.tlsPort))
 	caPEM, cert := dbsecrettest.NewCA(t, []string{"localhost"}, []net.IP{net.ParseIP("127.0.0.1")})
@@ -133,7 +137,7 @@ func startFerret(t testing.TB, bin string) (*ferret, error) {
 		"--sqlite-url=file:"+filepath.Join(dir, "data")+"/",
 		"--state-dir="+dir,
 		"--telemetry=disable",
-		"--debug-addr=-",
+		"--debug-addr="+net.JoinHostPort("127.0.0.1", strconv.Itoa(debugPort)),
 		"--log-level=warn",
 		"--test-enable-new-auth",
 		"--setup-database=admin",
