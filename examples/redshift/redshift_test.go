@@ -220,6 +220,9 @@ func TestTLSRequiredByDefault(t *testing.T) {
 		if w.current(t) != secret {
 			t.Errorf("%v: AWSCURRENT changed", tc.extra)
 		}
+		if strings.Contains(w.log(), "irrelevant-Pw1") {
+			t.Errorf("%v: the logs show the password", tc.extra)
+		}
 	}
 }
 

@@ -68,7 +68,7 @@ func checkPolicy(p rotation.PasswordPolicy) error {
 	case length < minPasswordLen || length > maxPasswordLen:
 		return fmt.Errorf("%s must be %d to %d for Redshift", dbsecret.EnvPasswordLength, minPasswordLen, maxPasswordLen)
 	case p.ExcludeUppercase || p.ExcludeLowercase || p.ExcludeNumbers:
-		return fmt.Errorf("Redshift passwords need upper-case letters, lower-case letters and digits: %s, %s and %s must not be true", dbsecret.EnvExcludeUppercase, dbsecret.EnvExcludeLowercase, dbsecret.EnvExcludeNumbers)
+		return fmt.Errorf("passwords for Redshift need upper-case letters, lower-case letters and digits: %s, %s and %s must not be true", dbsecret.EnvExcludeUppercase, dbsecret.EnvExcludeLowercase, dbsecret.EnvExcludeNumbers)
 	case p.AllowMissingTypes:
 		return fmt.Errorf("%s must be true for Redshift (every password needs an upper-case letter, a lower-case letter and a digit)", dbsecret.EnvRequireEachIncludedType)
 	}
