@@ -108,6 +108,17 @@ if [ -z "${ROTATION_TEST_MYSQL:-}" ] && mariadb_alive; then
 	fi
 fi
 
+# FerretDB (a MongoDB-wire server with SCRAM) for the DocumentDB example's
+# tests, which start it themselves: built once and cached in GOPATH/bin.
+if [ -z "${ROTATION_TEST_FERRETDB:-}" ]; then
+	log "FerretDB: scripts/ferretdb.sh"
+	if ferretdb="$(scripts/ferretdb.sh)"; then
+		export ROTATION_TEST_FERRETDB="$ferretdb"
+	else
+		log "could not build FerretDB; the DocumentDB tests will skip (and fail with CI=true)"
+	fi
+fi
+
 # cmd/rotationctl is its own module (it needs aws-sdk-go-v2/config, which
 # the library must not): `./...` stops at a nested go.mod, so it is named.
 log "go vet"
@@ -117,5 +128,8 @@ go vet ./... ./cmd/rotationctl/... ./examples/...
 staticcheck_version=v0.8.2
 log "staticcheck $staticcheck_version"
 go run "honnef.co/go/tools/cmd/staticcheck@$staticcheck_version" ./... ./cmd/rotationctl/... ./examples/...
+log "go mod tidy -diff (library and examples modules)"
+GOWORK=off go mod tidy -diff
+(cd examples && GOWORK=off go mod tidy -diff)
 log "go test -race"
 go test -race -count=1 "$@" ./... ./cmd/rotationctl/... ./examples/...

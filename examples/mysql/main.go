@@ -48,6 +48,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/rotationkit/rotation"
+	"github.com/rotationkit/rotation/examples/internal/connstr"
 	"github.com/rotationkit/rotation/examples/internal/dbsecret"
 	"github.com/rotationkit/rotation/strategy"
 )
@@ -119,6 +120,10 @@ type settings struct {
 	// admin pins the admin connection's server and TLS (DB_ADMIN_ENDPOINT,
 	// DB_ADMIN_ALLOW_PLAINTEXT).
 	admin dbsecret.AdminPolicy
+
+	// connFields are the secret's connection-string fields
+	// (connstr.FieldsFromEnv); nil means the defaults.
+	connFields []connstr.Field
 
 	// sessionParams are session variables for every connection; only
 	// tests set them.
@@ -200,6 +205,9 @@ func loadSettings(lookup func(string) (string, bool)) (settings, error) {
 		return s, err
 	}
 	s.policy = p
+	if s.connFields, err = connstr.FieldsFromEnv(lookup); err != nil {
+		return s, err
+	}
 	return s, nil
 }
 
@@ -248,5 +256,8 @@ func newHandler(client rotation.Client, s settings, logger *slog.Logger, opts ..
 	if err != nil {
 		return nil, err
 	}
+	// Connection strings in the secret (connectionString, jdbcUrl, dsn,
+	// ...) follow the pending credential; see package connstr.
+	r = &connstr.Rotator{Next: r, Fields: s.connFields, DefaultPort: dbsecret.MySQL.DefaultPort()}
 	return rotation.New(client, r, append([]func(*rotation.Options){func(o *rotation.Options) { o.Logger = logger }}, opts...)...)
 }

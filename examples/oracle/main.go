@@ -52,6 +52,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/rotationkit/rotation"
@@ -61,7 +62,10 @@ import (
 )
 
 func main() {
-	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	// The Lambda context's logger: the request id on every record, level
+	// and format (AWS_LAMBDA_LOG_LEVEL, AWS_LAMBDA_LOG_FORMAT) from the
+	// function's logging configuration.
+	logger := lambdacontext.NewLogger()
 	s, err := loadSettings(os.LookupEnv)
 	if err != nil {
 		logger.Error("invalid configuration", slog.String("error", err.Error()))

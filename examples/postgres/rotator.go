@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rotationkit/rotation"
+	"github.com/rotationkit/rotation/examples/internal/connstr"
 	"github.com/rotationkit/rotation/examples/internal/dbsecret"
 	"github.com/rotationkit/rotation/strategy"
 )
@@ -57,6 +58,10 @@ type config struct {
 	admin dbsecret.AdminPolicy
 	// allowMD5 accepts md5 password authentication.
 	allowMD5 bool
+	// connFields are the secret's connection-string fields
+	// (connstr.FieldsFromEnv: the defaults plus CONNECTION_STRING_FIELDS);
+	// nil means the defaults.
+	connFields []connstr.Field
 
 	// Tests only:
 	// checkPassword is service.checkPassword.
@@ -135,6 +140,9 @@ func configFromEnv(lookup func(string) (string, bool)) (config, error) {
 	if c.policy, err = dbsecret.PolicyFromEnv(dbsecret.PostgreSQL, lookup); err != nil {
 		return c, err
 	}
+	if c.connFields, err = connstr.FieldsFromEnv(lookup); err != nil {
+		return c, err
+	}
 	return c, nil
 }
 
@@ -177,7 +185,9 @@ func newRotator(c config, sm strategy.SecretReader) (rotation.Rotator, error) {
 	default:
 		return nil, fmt.Errorf("unknown mode %q", c.mode)
 	}
-	return &validating{next: r}, nil
+	// Connection strings in the secret (connectionString, jdbcUrl, ...)
+	// follow the pending credential; see package connstr.
+	return &connstr.Rotator{Next: &validating{next: r}, Fields: c.connFields, DefaultPort: dbsecret.PostgreSQL.DefaultPort()}, nil
 }
 
 // singleUser is single-user rotation that uses the admin secret when the

@@ -13,7 +13,7 @@
 //	  "port":      5432,                  // optional; number or string; default per family
 //	  "username":  "app",                 // required
 //	  "password":  "...",                 // required
-//	  "dbname":    "app",                 // optional; default "postgres" for PostgreSQL, none for MySQL
+//	  "dbname":    "app",                 // optional; default "postgres" for PostgreSQL, "dev" for Redshift, none for MySQL
 //	  "masterarn": "arn:aws:secretsmanager:...", // optional; the admin secret (alternating users)
 //	  "ssl":       true,                  // optional; bool or "true"/"false"; see below
 //	  "sslmode":   "verify-full",         // optional; see TLSMode
@@ -95,11 +95,17 @@ const (
 	// Oracle: RDS for Oracle (every edition, CDB or not) and self-managed
 	// Oracle. "dbname" is the service name and is required.
 	Oracle
+	// Redshift: Amazon Redshift provisioned clusters and Serverless
+	// workgroups (the PostgreSQL wire protocol, Redshift's own SQL).
+	Redshift
+	// DocumentDB: Amazon DocumentDB and MongoDB (the MongoDB wire
+	// protocol); AWS's templates write "engine": "mongo".
+	DocumentDB
 )
 
 // families lists every Family, for the check that names the family an
 // engine belongs to.
-var families = []Family{PostgreSQL, MySQL, SQLServer, Oracle}
+var families = []Family{PostgreSQL, MySQL, SQLServer, Oracle, Redshift, DocumentDB}
 
 // String returns the family's name.
 func (f Family) String() string {
@@ -112,6 +118,10 @@ func (f Family) String() string {
 		return "SQL Server"
 	case Oracle:
 		return "Oracle"
+	case Redshift:
+		return "Redshift"
+	case DocumentDB:
+		return "DocumentDB/MongoDB"
 	}
 	return "Family(" + strconv.Itoa(int(f)) + ")"
 }
@@ -128,6 +138,10 @@ func (f Family) Engines() []string {
 		return []string{"sqlserver", "sqlserver-ee", "sqlserver-se", "sqlserver-ex", "sqlserver-web"}
 	case Oracle:
 		return []string{"oracle", "oracle-ee", "oracle-se2", "oracle-ee-cdb", "oracle-se2-cdb"}
+	case Redshift:
+		return []string{"redshift"}
+	case DocumentDB:
+		return []string{"mongo", "docdb", "documentdb", "mongodb"}
 	}
 	return nil
 }
@@ -144,6 +158,10 @@ func (f Family) DefaultPort() int {
 		return 1433
 	case Oracle:
 		return 1521
+	case Redshift:
+		return 5439
+	case DocumentDB:
+		return 27017
 	}
 	return 0
 }
@@ -278,6 +296,10 @@ func Parse(s *rotation.Secret, f Family) (*Secret, error) {
 		out.DBName = "master" // the AWS template's default
 	case f == Oracle:
 		return nil, fieldErr(FieldDBName, "is required for Oracle: the service name to connect to (ORCL for an RDS instance created with the default database name)")
+	case f == Redshift:
+		out.DBName = "dev" // the AWS template's default
+	case f == DocumentDB:
+		out.DBName = "admin" // the AWS template's default
 	}
 
 	if out.MasterARN, _, err = s.Lookup(FieldMasterARN); err != nil {

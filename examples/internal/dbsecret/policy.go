@@ -44,6 +44,13 @@ const (
 	MySQLExcludedCharacters      = ` /@"'\`
 	SQLServerExcludedCharacters  = ` /@"'\:;={}?`
 	OracleExcludedCharacters     = ` "$%&'()*,/:;<=>?@[\]^` + "`{|}~"
+	// Redshift refuses passwords with any of ' " \ / @ or space (and
+	// requires 8 to 64 characters with an upper-case letter, a lower-case
+	// letter and a digit); its set is exactly those.
+	RedshiftExcludedCharacters = ` /@"'\`
+	// DocumentDBExcludedCharacters: DocumentDB refuses / " @ in master
+	// passwords; ':' and '%' besides break hand-written mongodb:// URIs.
+	DocumentDBExcludedCharacters = ` /@"'\:%`
 )
 
 // DefaultPolicy returns the family's default password policy: 32
@@ -65,6 +72,10 @@ func (f Family) DefaultPolicy() rotation.PasswordPolicy {
 	case Oracle:
 		p.Length = 30
 		p.ExcludeCharacters = OracleExcludedCharacters
+	case Redshift:
+		p.ExcludeCharacters = RedshiftExcludedCharacters
+	case DocumentDB:
+		p.ExcludeCharacters = DocumentDBExcludedCharacters
 	}
 	return p
 }

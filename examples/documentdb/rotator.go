@@ -1,0 +1,278 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/rotationkit/rotation"
+	"github.com/rotationkit/rotation/examples/internal/connstr"
+	"github.com/rotationkit/rotation/examples/internal/dbsecret"
+	"github.com/rotationkit/rotation/strategy"
+)
+
+// Mode selects the rotation strategy.
+type Mode string
+
+const (
+	// ModeSingle changes the secret's user's password in place, logged in
+	// as that user, or as the admin when the secret has "masterarn".
+	ModeSingle Mode = "single"
+	// ModeAlternating alternates between the user and "<user>_clone",
+	// which is created on first use with the user's roles, kept in sync
+	// on every rotation.
+	ModeAlternating Mode = "alternating"
+	// ModeAlternatingPrecreated alternates between two existing users
+	// named in ALTERNATE_USERS that both exist.
+	ModeAlternatingPrecreated Mode = "alternating-precreated"
+)
+
+// Environment variables main reads (besides dbsecret's password policy
+// variables, connstr's CONNECTION_STRING_FIELDS and the AWS SDK's).
+const (
+	envMode           = "ROTATION_MODE"
+	envAlternateUsers = "ALTERNATE_USERS"
+	envCloneSuffix    = "CLONE_SUFFIX"
+	envCABundle       = "CA_BUNDLE"
+	envConnectTimeout = "CONNECT_TIMEOUT"
+	envAllowedUsers   = dbsecret.EnvAllowedUsers
+)
+
+// config is the function's configuration, read once in main.
+type config struct {
+	mode           Mode
+	policy         rotation.PasswordPolicy
+	users          [2]string // ModeAlternatingPrecreated
+	suffix         string    // ModeAlternating; "" means "_clone"
+	caFiles        []string
+	connectTimeout time.Duration
+	// allowedUsers (ModeSingle) are the users the admin may change.
+	allowedUsers []string
+	// admin pins where and how the admin credential is used.
+	admin dbsecret.AdminPolicy
+	// connFields are the secret's connection-string fields.
+	connFields []connstr.Field
+}
+
+// configFromEnv reads the configuration through lookup (os.LookupEnv).
+// Errors name the variable.
+func configFromEnv(lookup func(string) (string, bool)) (config, error) {
+	get := func(k string) string { v, _ := lookup(k); return strings.TrimSpace(v) }
+	var c config
+	var err error
+	switch m := Mode(strings.ToLower(get(envMode))); m {
+	case ModeSingle, ModeAlternating, ModeAlternatingPrecreated:
+		c.mode = m
+	case "":
+		return c, fmt.Errorf("%s is not set: set it to %s, %s or %s", envMode, ModeSingle, ModeAlternating, ModeAlternatingPrecreated)
+	default:
+		return c, fmt.Errorf("%s must be %s, %s or %s", envMode, ModeSingle, ModeAlternating, ModeAlternatingPrecreated)
+	}
+	users := get(envAlternateUsers)
+	if c.mode == ModeAlternatingPrecreated {
+		parts := strings.Split(users, ",")
+		if len(parts) != 2 || strings.TrimSpace(parts[0]) == "" || strings.TrimSpace(parts[1]) == "" || strings.TrimSpace(parts[0]) == strings.TrimSpace(parts[1]) {
+			return c, fmt.Errorf("%s must name two different users, as user_a,user_b, in mode %s", envAlternateUsers, c.mode)
+		}
+		c.users = [2]string{strings.TrimSpace(parts[0]), strings.TrimSpace(parts[1])}
+		for _, u := range c.users {
+			if len(u) > maxNameBytes {
+				return c, fmt.Errorf("%s: a user name is longer than %d bytes", envAlternateUsers, maxNameBytes)
+			}
+		}
+	} else if users != "" {
+		return c, fmt.Errorf("%s is set but %s is %s; it is used only in mode %s", envAlternateUsers, envMode, c.mode, ModeAlternatingPrecreated)
+	}
+	if v, ok := lookup(envCloneSuffix); ok && v != "" {
+		if c.mode != ModeAlternating {
+			return c, fmt.Errorf("%s is set but %s is %s; it is used only in mode %s", envCloneSuffix, envMode, c.mode, ModeAlternating)
+		}
+		c.suffix = v
+	}
+	if c.caFiles, err = dbsecret.CAFilesFromEnv(lookup, envCABundle, ":"); err != nil {
+		return c, err
+	}
+	if c.allowedUsers, err = dbsecret.AllowedUsersFromEnv(lookup); err != nil {
+		return c, err
+	}
+	if len(c.allowedUsers) > 0 && c.mode != ModeSingle {
+		return c, fmt.Errorf("%s is set but %s is %s; it is used only in mode %s (the alternating modes change only the secret's user and its alternate, after the current credential has authenticated)", envAllowedUsers, envMode, c.mode, ModeSingle)
+	}
+	for _, u := range c.allowedUsers {
+		if len(u) > maxNameBytes {
+			return c, fmt.Errorf("%s: a user name is longer than %d bytes", envAllowedUsers, maxNameBytes)
+		}
+	}
+	if c.admin, err = dbsecret.AdminPolicyFromEnv(dbsecret.DocumentDB, lookup); err != nil {
+		return c, err
+	}
+	if v := get(envConnectTimeout); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return c, fmt.Errorf("%s must be a positive duration such as 5s", envConnectTimeout)
+		}
+		c.connectTimeout = d
+	}
+	if c.policy, err = dbsecret.PolicyFromEnv(dbsecret.DocumentDB, lookup); err != nil {
+		return c, err
+	}
+	if c.connFields, err = connstr.FieldsFromEnv(lookup); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// newRotator builds the rotator for c, at cold start: the service's
+// base connection configuration is built here, once. sm reads the admin
+// secret; it is the same client the Handler uses.
+func newRotator(c config, sm strategy.SecretReader) (rotation.Rotator, error) {
+	svc, err := newService(c)
+	if err != nil {
+		return nil, err
+	}
+	// The service checks the admin secret with c.admin (admin secrets
+	// without a host need DB_ADMIN_ENDPOINT)
+	// (AdminPolicy.ParseAdmin): it must be for the same server, and the
+	// server comes from the admin secret or the function's configuration,
+	// never from the rotated secret alone. Admin secrets without a host
+	// (RDS-managed master secrets), which the strategy's default match on
+	// "host" would refuse, are accepted when DB_ADMIN_ENDPOINT pins it.
+	admin := strategy.AdminSecret{Client: sm, Field: dbsecret.FieldMasterARN, SkipFieldMatch: true}
+	var r rotation.Rotator
+	switch c.mode {
+	case ModeSingle:
+		s := &singleUser{own: &strategy.SingleUser{Service: svc, Policy: c.policy}}
+		if len(c.allowedUsers) > 0 {
+			s.withAdmin = &strategy.SingleUser{Service: svc, Policy: c.policy, AdminSecret: &admin, AllowedUsers: c.allowedUsers}
+		}
+		r = s
+	case ModeAlternating, ModeAlternatingPrecreated:
+		a := &strategy.AlternatingUsers{
+			Service:       svc,
+			AdminSecret:   admin,
+			Policy:        c.policy,
+			Suffix:        c.suffix,
+			MaxNameLength: maxNameBytes, // counted in characters there; bytes are checked below
+		}
+		if c.mode == ModeAlternatingPrecreated {
+			a.Users = c.users
+		}
+		r = a
+	default:
+		return nil, fmt.Errorf("unknown mode %q", c.mode)
+	}
+	// Connection strings in the secret (connectionString, jdbcUrl, ...)
+	// follow the pending credential; see package connstr.
+	return &connstr.Rotator{Next: &validating{next: r}, Fields: c.connFields, DefaultPort: dbsecret.DocumentDB.DefaultPort()}, nil
+}
+
+// singleUser is single-user rotation that uses the admin secret when the
+// secret names one in "masterarn" and the user's own password otherwise,
+// decided per secret and per invocation. withAdmin is nil when
+// ALLOWED_USERS is not set: a secret with "masterarn" is then refused,
+// since its "username" alone would decide whose password the admin
+// resets.
+type singleUser struct {
+	own, withAdmin *strategy.SingleUser
+}
+
+// Validate checks both strategies' configurations (rotation.New calls it
+// through validating).
+func (s *singleUser) Validate() error {
+	if err := s.own.Validate(); err != nil {
+		return err
+	}
+	if s.withAdmin != nil {
+		return s.withAdmin.Validate()
+	}
+	return nil
+}
+
+// adminFor returns the strategy for a value with "masterarn", or an error
+// naming ALLOWED_USERS when there is none.
+func (s *singleUser) adminFor(v *rotation.Secret) (*strategy.SingleUser, bool, error) {
+	arn, ok, _ := v.Lookup(dbsecret.FieldMasterARN)
+	if !ok || arn == "" {
+		return nil, false, nil
+	}
+	if s.withAdmin == nil {
+		return nil, true, fmt.Errorf("the secret names an admin secret in field %q, but %s is not set in the function's configuration: list (comma-separated) the users the admin credential may change; without it, anyone who can write this secret could have the admin reset the password of any role", dbsecret.FieldMasterARN, envAllowedUsers)
+	}
+	return s.withAdmin, true, nil
+}
+
+func (s *singleUser) Create(ctx context.Context, req *rotation.CreateRequest) (*rotation.CreateResponse, error) {
+	// Refuse up front, before a pending value exists.
+	current, err := req.Current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := s.adminFor(current); err != nil {
+		return nil, err
+	}
+	return s.own.Create(ctx, req)
+}
+
+func (s *singleUser) Set(ctx context.Context, req *rotation.SetRequest) (*rotation.SetResponse, error) {
+	a, ok, err := s.adminFor(req.Pending)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		return a.Set(ctx, req)
+	}
+	return s.own.Set(ctx, req)
+}
+
+func (s *singleUser) Test(ctx context.Context, req *rotation.TestRequest) (*rotation.TestResponse, error) {
+	return s.own.Test(ctx, req)
+}
+
+// validating checks the current value before anything is created, so a
+// malformed secret fails createSecret with a message naming the field,
+// and refuses pending user names DocumentDB would refuse.
+type validating struct {
+	next rotation.Rotator
+}
+
+// Validate is next's, so rotation.New checks the strategy's
+// configuration.
+func (v *validating) Validate() error {
+	if n, ok := v.next.(rotation.Validator); ok {
+		return n.Validate()
+	}
+	return nil
+}
+
+func (v *validating) Create(ctx context.Context, req *rotation.CreateRequest) (*rotation.CreateResponse, error) {
+	current, err := req.Current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := dbsecret.Parse(current, dbsecret.DocumentDB); err != nil {
+		return nil, fmt.Errorf("the AWSCURRENT value: %w", err)
+	}
+	resp, err := v.next.Create(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if resp != nil && resp.Pending != nil {
+		user, err := resp.Pending.Get(dbsecret.FieldUsername)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkUser(dbsecret.FieldUsername, user); err != nil {
+			return nil, err
+		}
+	}
+	return resp, nil
+}
+
+func (v *validating) Set(ctx context.Context, req *rotation.SetRequest) (*rotation.SetResponse, error) {
+	return v.next.Set(ctx, req)
+}
+
+func (v *validating) Test(ctx context.Context, req *rotation.TestRequest) (*rotation.TestResponse, error) {
+	return v.next.Test(ctx, req)
+}
