@@ -155,3 +155,14 @@ func TestConformancePrecreated(t *testing.T) {
 	t.Parallel()
 	rotationtest.Run(t, alternatingFixture(realServer(t), modePrecreated))
 }
+
+// TestConformanceFreshProcess runs every invocation in a child process of
+// the test binary, as on Lambda after a cold start: state the rotator kept
+// in package variables between steps would be lost and the rotation would
+// fail. The child builds its own fixture (another database and users,
+// cleaned up when it exits) but rotates the users the parent's secret
+// names, on the same server.
+func TestConformanceFreshProcess(t *testing.T) {
+	t.Parallel()
+	rotationtest.Run(t, alternatingFixture(realServer(t), modeAlternating), rotationtest.FreshProcess(t))
+}
