@@ -88,3 +88,17 @@ func TestCreateRefusesBadSecrets(t *testing.T) {
 		}
 	}
 }
+
+func TestAcceptable(t *testing.T) {
+	for _, tc := range []struct {
+		user, pw string
+		ok       bool
+	}{
+		{"app", "xxAPPxx1", false}, {"app", "xxPPAxx1", false}, {"app", "xxORCLx1", false}, {"app", "Oracle12x", false},
+		{"app", "xxapxpx1", true}, {"my.app", "x1my.appx", false},
+	} {
+		if got := acceptable(tc.user, tc.pw, "ORCL"); got != tc.ok {
+			t.Errorf("acceptable(%q, %q) = %v", tc.user, tc.pw, got)
+		}
+	}
+}

@@ -109,15 +109,6 @@ func (m *model) addContained(db, name, password string) *mUser {
 	return u
 }
 
-func (m *model) password(name string) string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if l, ok := m.logins[key(name)]; ok {
-		return l.password
-	}
-	return ""
-}
-
 // authenticate is the model's login check, used by connections and by
 // the fixtures' Probe: the password must be the principal's current one.
 func (m *model) authenticate(user, password, db string) (*mLogin, *mUser, error) {
@@ -166,7 +157,9 @@ func (c *modelConnector) Driver() driver.Driver { return modelDriver{} }
 
 type modelDriver struct{}
 
-func (modelDriver) Open(string) (driver.Conn, error) { return nil, errors.New("model: use the connector") }
+func (modelDriver) Open(string) (driver.Conn, error) {
+	return nil, errors.New("model: use the connector")
+}
 
 // handshake runs a TLS handshake between the driver's configuration and
 // the model's certificate over an in-memory pipe.
