@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"unicode"
 
 	"github.com/rotationkit/rotation"
 	"github.com/rotationkit/rotation/examples/internal/dbsecret"
@@ -41,8 +42,28 @@ func createAcceptable(ctx context.Context, req *rotation.CreateRequest, create f
 // acceptable applies the rules of ORA12C_VERIFY_FUNCTION and
 // ORA12C_STRONG_VERIFY_FUNCTION that the password policy cannot: the
 // password must not contain the user name (as stored, or reversed), the
-// database's service name, or "oracle", compared without case.
+// database's service name, or "oracle", compared without case; and each
+// class of characters it has (upper case, lower case, digits, others)
+// must appear at least twice, as the strong function demands.
 func acceptable(user, pw, db string) bool {
+	var classes [4]int
+	for _, r := range pw {
+		switch {
+		case unicode.IsUpper(r):
+			classes[0]++
+		case unicode.IsLower(r):
+			classes[1]++
+		case unicode.IsDigit(r):
+			classes[2]++
+		default:
+			classes[3]++
+		}
+	}
+	for _, n := range classes {
+		if n == 1 {
+			return false
+		}
+	}
 	p := strings.ToUpper(pw)
 	u := strings.ToUpper(storedName(user))
 	r := []rune(u)
