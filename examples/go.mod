@@ -10,7 +10,9 @@ require (
 	github.com/go-sql-driver/mysql v1.10.1
 	github.com/google/go-cmp v0.7.0
 	github.com/jackc/pgx/v5 v5.13.0
+	github.com/microsoft/go-mssqldb v1.11.2
 	github.com/rotationkit/rotation v0.0.0
+	github.com/sijms/go-ora/v2 v2.8.24
 	golang.org/x/crypto v0.59.0
 	golang.org/x/oauth2 v0.38.0
 	golang.org/x/text v0.44.0
@@ -35,9 +37,7 @@ require (
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/jackc/pgpassfile v1.0.0 // indirect
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
-	github.com/microsoft/go-mssqldb v1.11.2 // indirect
 	github.com/shopspring/decimal v1.4.0 // indirect
-	github.com/sijms/go-ora/v2 v2.8.24 // indirect
 	golang.org/x/sys v0.50.0 // indirect
 )
 
