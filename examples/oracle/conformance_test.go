@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/rotationkit/rotation"
@@ -214,4 +215,35 @@ func TestConformancePrecreated(t *testing.T) {
 func TestConformanceOverHTTP(t *testing.T) {
 	t.Parallel()
 	rotationtest.Run(t, fixture(t, kindAlternating), rotationtest.OverHTTP())
+}
+
+// TestProbeRejectsAlteredValues: the Probe accepts the value that logs in
+// and refuses every subtly altered copy, so the suite's verdicts mean
+// something.
+func TestProbeRejectsAlteredValues(t *testing.T) {
+	ca := newTestCA(t)
+	m := newModel(modelHost, ca.cert)
+	pw := strongPassword()
+	m.addUser("APP", pw, false)
+	probe := probeFor(m)
+	ctx := context.Background()
+	if err := probe(ctx, rotation.NewString(secretJSON("app", pw, nil))); err != nil {
+		t.Fatalf("the probe refuses the working value: %v", err)
+	}
+	for name, v := range map[string]string{
+		"password, last character": secretJSON("app", pw[:len(pw)-1]+"x", nil),
+		"password, case":           secretJSON("app", strings.ToLower(pw), nil),
+		"username":                 secretJSON("app2", pw, nil),
+		"host":                     strings.Replace(secretJSON("app", pw, nil), modelHost, "other.rotation.test", 1),
+		"port":                     secretJSON("app", pw, map[string]any{"port": 1521}),
+		"dbname":                   secretJSON("app", pw, map[string]any{"dbname": "ORCLPDB"}),
+		"engine":                   secretJSON("app", pw, map[string]any{"engine": "postgres"}),
+	} {
+		if err := probe(ctx, rotation.NewString(v)); err == nil {
+			t.Errorf("the probe accepts a value with another %s", name)
+		}
+	}
+	if err := probe(ctx, rotation.NewBinary([]byte("binary"))); err == nil {
+		t.Error("the probe accepts a binary value")
+	}
 }

@@ -46,12 +46,14 @@ func TestLoadSettings(t *testing.T) {
 }
 
 // TestDefaultPolicyPasswordsQuote: passwords of the default policy always
-// quote (no '"', at most 30 bytes) and pass the verify function's rules.
+// quote (no '"', at most 30 bytes), and those createAcceptable keeps pass
+// the verify function's rules.
 func TestDefaultPolicyPasswordsQuote(t *testing.T) {
 	s, err := loadSettings(mapLookup(map[string]string{envMode: "single"}))
 	if err != nil {
 		t.Fatal(err)
 	}
+	rejected := 0
 	for i := 0; i < 200; i++ {
 		pw, err := s.policy.Generate()
 		if err != nil {
@@ -60,9 +62,18 @@ func TestDefaultPolicyPasswordsQuote(t *testing.T) {
 		if _, err := quotePassword("password", pw, maxPasswordBytes); err != nil {
 			t.Fatalf("a default-policy password does not quote: %v", err)
 		}
-		if err := verifyPassword("APP", pw, ""); err != nil {
-			t.Fatalf("a default-policy password fails the verify function: %v", err)
+		if !acceptable("app", pw, "ORCL") {
+			rejected++
+			continue
 		}
+		if err := verifyPassword("APP", pw, ""); err != nil {
+			t.Fatalf("a default-policy password that createAcceptable keeps fails the verify function: %v", err)
+		}
+	}
+	// createAcceptable tries 20 times: a rejection rate near one half
+	// would already make a failure likely.
+	if rejected > 80 {
+		t.Errorf("%d of 200 default-policy passwords would be regenerated", rejected)
 	}
 }
 
@@ -86,6 +97,21 @@ func TestCreateRefusesBadSecrets(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.field) || !errors.Is(err, rotation.ErrInvalidSecret) {
 				t.Errorf("%s, %s: %v; want an invalid-secret error naming %s", tc.name, md, err, tc.field)
 			}
+		}
+	}
+}
+
+func TestAcceptable(t *testing.T) {
+	for _, tc := range []struct {
+		user, pw string
+		ok       bool
+	}{
+		{"app", "xxAPPxx11", false}, {"app", "xxPPAxx11", false}, {"app", "xxORCLx11", false}, {"app", "Oracle12x", false},
+		{"app", "xxapxpx11", true}, {"my.app", "x1my.appx1", false}, {"app", "Xyxyxy12", false}, {"app", "XYxyxy12!", false},
+		{"app", "XYxyxy12!#", true},
+	} {
+		if got := acceptable(tc.user, tc.pw, "ORCL"); got != tc.ok {
+			t.Errorf("acceptable(%q, %q) = %v", tc.user, tc.pw, got)
 		}
 	}
 }

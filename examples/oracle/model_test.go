@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"unicode"
@@ -88,11 +89,15 @@ func (m *model) authenticate(user, password, service string) (*oUser, error) {
 }
 
 // verifyPassword is ORA12C_VERIFY_FUNCTION's rule set: 8 characters or
-// more, a letter, a digit, not the user name, and differing from the old
+// more, a letter, a digit, not the user name (or reversed), the service
+// name or "oracle", and differing from the old
 // password in at least 3 characters.
 func verifyPassword(user, pw, old string) error {
+	rev := []rune(strings.ToUpper(user))
+	slices.Reverse(rev)
+	up := strings.ToUpper(pw)
 	if len(pw) < 8 || strings.IndexFunc(pw, unicode.IsLetter) < 0 || strings.IndexFunc(pw, unicode.IsDigit) < 0 ||
-		strings.Contains(strings.ToUpper(pw), strings.ToUpper(user)) {
+		strings.Contains(up, strings.ToUpper(user)) || strings.Contains(up, string(rev)) || strings.Contains(up, "ORACLE") || strings.Contains(up, "ORCL") {
 		return errors.New("ORA-28003: password verification for the specified password failed")
 	}
 	if old != "" {

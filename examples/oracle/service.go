@@ -270,7 +270,7 @@ func (r singleUser) Create(ctx context.Context, req *rotation.CreateRequest) (*r
 		return nil, fmt.Errorf("%w: field %q of the current value names a user that is not in %s; the admin changes only the users listed there",
 			strategy.ErrUserMismatch, dbsecret.FieldUsername, dbsecret.EnvAllowedUsers)
 	}
-	return s.Create(ctx, req)
+	return createAcceptable(ctx, req, s.Create)
 }
 
 // Set installs the pending password.
@@ -305,7 +305,7 @@ func (a alternating) Create(ctx context.Context, req *rotation.CreateRequest) (*
 	if _, err := parseSecret(current); err != nil {
 		return nil, fmt.Errorf("current value: %w", err)
 	}
-	resp, err := a.AlternatingUsers.Create(ctx, req)
+	resp, err := createAcceptable(ctx, req, a.AlternatingUsers.Create)
 	if err != nil {
 		return nil, err
 	}

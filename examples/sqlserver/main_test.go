@@ -84,3 +84,16 @@ func TestRedact(t *testing.T) {
 		t.Errorf("redact: %v", err)
 	}
 }
+
+func TestAcceptable(t *testing.T) {
+	for _, tc := range []struct {
+		user, pw string
+		ok       bool
+	}{
+		{"app", "xxAPPxx1!", false}, {"app", "xxapxpx1!", true}, {"ab", "xxABxx1!", true}, {"App", "zzappzz1!", false},
+	} {
+		if got := acceptable(tc.user, tc.pw); got != tc.ok {
+			t.Errorf("acceptable(%q, %q) = %v", tc.user, tc.pw, got)
+		}
+	}
+}

@@ -109,15 +109,6 @@ func (m *model) addContained(db, name, password string) *mUser {
 	return u
 }
 
-func (m *model) password(name string) string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if l, ok := m.logins[key(name)]; ok {
-		return l.password
-	}
-	return ""
-}
-
 // authenticate is the model's login check, used by connections and by
 // the fixtures' Probe: the password must be the principal's current one.
 func (m *model) authenticate(user, password, db string) (*mLogin, *mUser, error) {
