@@ -13,8 +13,10 @@
 // Configuration (all optional) comes from the environment, read once here:
 // APIKEY_HTTP_TIMEOUT (default 10s) and APIKEY_MAX_ACTIVE (default 2). The
 // AWS SDK reads its usual variables (AWS_REGION, and
-// AWS_ENDPOINT_URL_SECRETS_MANAGER to point it elsewhere). Logs are JSON on
-// stdout: one record per step, never a key or the RotationToken.
+// AWS_ENDPOINT_URL_SECRETS_MANAGER to point it elsewhere). Logs go through
+// Lambda's logger (lambdacontext.NewLogger: the request id on every
+// record, level and format from the function's logging configuration): one
+// record per step, never a key or the RotationToken.
 //
 // Build for the provided.al2023 runtime from the repository root:
 //

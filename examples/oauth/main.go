@@ -22,8 +22,10 @@
 // (client_secret_basic, the default, or client_secret_post) and
 // OAUTH_MAX_SECRETS (default 2). The AWS SDK reads its usual variables
 // (AWS_REGION, and AWS_ENDPOINT_URL_SECRETS_MANAGER to point it
-// elsewhere). Logs are JSON on stdout: one record per step, never a secret,
-// a token or the RotationToken.
+// elsewhere). Logs go through Lambda's logger (lambdacontext.NewLogger:
+// the request id on every record, level and format from the function's
+// logging configuration): one record per step, never a secret, a token or
+// the RotationToken.
 //
 // Build for the provided.al2023 runtime from the repository root:
 //
