@@ -29,7 +29,7 @@ const outcomeRotations = 3
 const neighbourName = "conformance/neighbour"
 
 // errNotApplicable is returned by a rule that has nothing to check for
-// this fixture; Run reports it as a skip, Check in Report.Skipped.
+// this fixture; Run logs it (the subtest passes), Check lists it in Report.Skipped.
 type errNotApplicable struct{ why string }
 
 func (e errNotApplicable) Error() string { return e.why }
