@@ -72,6 +72,9 @@ func checkPolicy(p rotation.PasswordPolicy) error {
 	case p.AllowMissingTypes:
 		return fmt.Errorf("%s must be true for Redshift (every password needs an upper-case letter, a lower-case letter and a digit)", dbsecret.EnvRequireEachIncludedType)
 	}
+	if p.IncludeSpace && !strings.Contains(p.ExcludeCharacters, " ") {
+		return fmt.Errorf("the password policy includes spaces, which Redshift refuses in passwords")
+	}
 	for _, c := range forbiddenPasswordChars {
 		if !p.ExcludePunctuation && !strings.ContainsRune(p.ExcludeCharacters, c) && c != ' ' {
 			return fmt.Errorf("%s must include %s: Redshift refuses them in passwords", dbsecret.EnvExcludeCharacters, "' \" \\ / @")

@@ -69,6 +69,7 @@ func TestCheckPolicyRefuses(t *testing.T) {
 		"types optional":   func(p *rotation.PasswordPolicy) { p.AllowMissingTypes = true },
 		"allows @":         func(p *rotation.PasswordPolicy) { p.ExcludeCharacters = `/"'\` },
 		"allows backslash": func(p *rotation.PasswordPolicy) { p.ExcludeCharacters = `/"'@` },
+		"spaces":           func(p *rotation.PasswordPolicy) { p.IncludeSpace = true; p.ExcludeCharacters = `/"'@\` },
 	} {
 		p := base
 		mod(&p)

@@ -14,10 +14,11 @@
 //   - URL (postgres://, mysql://, mongodb://, mongodb+srv://, redshift://
 //     ...): the userinfo is percent-encoded (everything but letters, digits
 //     and -._~), and user/password query parameters are percent-encoded;
-//   - JDBC (jdbc:<subprotocol>://...): userinfo and ?key=value properties
-//     percent-encoded as for URLs (pgjdbc, MySQL Connector/J and the
-//     Redshift driver decode them); ;key=value properties (SQL Server
-//     style) in {braces} when needed, with } doubled;
+//   - JDBC (jdbc:<subprotocol>://...): userinfo and ?key=value or
+//     ;key=value properties percent-encoded as for URLs (the Redshift
+//     driver documents it; pgjdbc and MySQL Connector/J decode them too),
+//     except SQL Server's (jdbc:sqlserver:, jdbc:jtds:) ;key=value
+//     properties, put in {braces} when needed, with } doubled;
 //   - ODBC (Key=Value;...): a value holding ; { } = or edge spaces is put in
 //     {braces} with } doubled;
 //   - libpq key=value (host=... user=... password=...): a value holding

@@ -34,6 +34,8 @@ func TestRewriteString(t *testing.T) {
 			"mongodb://app_clone:p%40ss%3Aw%2Fo%3Fr%23d%26x%3Dy%3Bz%7Ba%7D%7Db%7D%27q%22%5C%20%2541%2B%C3%A9@DB.example.com.:5432/?replicaSet=rs0&retryWrites=false"},
 		{"JDBC query", Auto, "jdbc:redshift://db.example.com:5432/dev?ssl=true&UID=app&PWD=old",
 			"jdbc:redshift://db.example.com:5432/dev?ssl=true&UID=app_clone&PWD=p%40ss%3Aw%2Fo%3Fr%23d%26x%3Dy%3Bz%7Ba%7D%7Db%7D%27q%22%5C%20%2541%2B%C3%A9"},
+		{"JDBC Redshift properties", JDBC, "jdbc:redshift://db.example.com:5432/dev;UID=app;PWD=old&ssl=true",
+			"jdbc:redshift://db.example.com:5432/dev;UID=app_clone;PWD=p%40ss%3Aw%2Fo%3Fr%23d%26x%3Dy%3Bz%7Ba%7D%7Db%7D%27q%22%5C%20%2541%2B%C3%A9&ssl=true"},
 		{"JDBC no credentials", JDBC, "jdbc:postgresql://db.example.com/app", "jdbc:postgresql://db.example.com/app"},
 		{"JDBC SQL Server properties", JDBC, "jdbc:sqlserver://db.example.com:5432;databaseName=app;user=app;password={o;ld}",
 			"jdbc:sqlserver://db.example.com:5432;databaseName=app;user=app_clone;password={p@ss:w/o?r#d&x=y;z{a}}}}b}}'q\"\\ %41+é}"},

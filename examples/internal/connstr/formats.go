@@ -376,6 +376,15 @@ func parseODBC(s string) (parsed, error) {
 	return p.done()
 }
 
+// braceProps reports whether a JDBC subprotocol quotes ;key=value
+// properties with {braces} (Microsoft's SQL Server driver and jTDS) rather
+// than percent-encoding them (Redshift's driver, as its documentation
+// says, and the others).
+func braceProps(sub string) bool {
+	sub = strings.ToLower(sub)
+	return strings.HasPrefix(sub, "sqlserver:") || strings.HasPrefix(sub, "jtds:")
+}
+
 // parseJDBC reads jdbc:<subprotocol>://authority[/path][?k=v&k=v][;k=v;k=v].
 func parseJDBC(s string) (parsed, error) {
 	if len(s) < 5 || !strings.EqualFold(s[:5], "jdbc:") {
@@ -419,14 +428,21 @@ func parseJDBC(s string) (parsed, error) {
 			return nil, err
 		}
 	} else if rest < len(s) && s[rest] == ';' {
-		// SQL Server style properties: braces, not percent-encoding. Host
-		// keys are not read here: the authority names the server.
+		if !braceProps(s[5:i]) {
+			// Redshift, pgjdbc and most drivers: ;key=value properties,
+			// percent-encoded, separated by ';' or '&'.
+			if err := p.params(rest+1, len(s), "&;", false, kind); err != nil {
+				return nil, err
+			}
+			return p.done()
+		}
+		// SQL Server style properties: {braces}, not percent-encoding.
+		// serverName= may name the host instead of the authority.
 		q := &str{f: JDBC, s: s}
 		if err := q.params(rest+1, len(s), ";", true, kind); err != nil {
 			return nil, err
 		}
 		p.slots = append(p.slots, q.slots...)
-		// serverName= may name the host instead of the authority.
 		p.eps = append(p.eps, q.eps...)
 	}
 	return p.done()
