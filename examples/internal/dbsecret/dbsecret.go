@@ -1,8 +1,7 @@
 // Package dbsecret parses and validates the database secrets AWS's rotation
 // templates use, for the PostgreSQL, MySQL/MariaDB, Redshift and DocumentDB
-// examples, so that a
-// bad secret fails up front with a message naming the field instead of
-// deep inside a driver.
+// examples, so that a bad secret fails up front with a message naming the
+// field instead of deep inside a driver.
 //
 // # The secret format
 //
