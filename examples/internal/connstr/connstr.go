@@ -101,13 +101,15 @@ type Field struct {
 }
 
 // DefaultFields returns the field names recognised without configuration:
-// the names AWS documentation, consoles and common tools use.
+// names that hold a database connection string in AWS documentation,
+// consoles and common tools. A generic name such as "url" is left out on
+// purpose: a secret may hold another URL there, which would then stop the
+// rotation (configure it with CONNECTION_STRING_FIELDS if it is one).
 func DefaultFields() []Field {
 	return []Field{
 		{"connectionString", Auto},
 		{"connection_string", Auto},
 		{"uri", URL},
-		{"url", Auto},
 		{"mongoUri", URL},
 		{"jdbcUrl", JDBC},
 		{"jdbc_url", JDBC},

@@ -1,5 +1,6 @@
 // Package dbsecret parses and validates the database secrets AWS's rotation
-// templates use, for the PostgreSQL, MySQL/MariaDB, SQL Server and Oracle
+// templates use, for the PostgreSQL, MySQL/MariaDB, Redshift, DocumentDB,
+// SQL Server and Oracle
 // examples, so that a bad secret fails up front with a message naming the
 // field instead of deep inside a driver.
 //
