@@ -18,6 +18,13 @@ fi
 
 log() { printf '==> %s\n' "$*" >&2; }
 
+# In CI every real-service test is required: one that cannot find its
+# service fails instead of skipping.
+if [ "${CI:-}" = true ]; then
+	export ROTATION_REQUIRE_SERVICES=1
+	export ROTATION_REQUIRE_AWSCLI=1
+fi
+
 as_root() { [ "$(id -u)" = 0 ]; }
 
 apt_updated=
