@@ -70,7 +70,14 @@ func acceptable(user, pw, db string) bool {
 	for i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {
 		r[i], r[j] = r[j], r[i]
 	}
-	for _, bad := range []string{u, string(r), strings.ToUpper(db), "ORACLE"} {
+	// The user name (and its reverse) is refused whatever its length, as
+	// the verify function does; the database name only from 3 characters.
+	for _, bad := range []string{u, string(r)} {
+		if bad != "" && strings.Contains(p, bad) {
+			return false
+		}
+	}
+	for _, bad := range []string{strings.ToUpper(db), "ORACLE"} {
 		if len(bad) >= 3 && strings.Contains(p, bad) {
 			return false
 		}

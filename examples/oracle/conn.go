@@ -109,7 +109,16 @@ func connectError(s *dbsecret.Secret, err error) error {
 // redact returns err described as what, with every secret removed from
 // its text.
 func redact(what string, err error, secrets ...string) error {
-	msg := err.Error()
+	// rotation.Scrub cuts every encoded form of each value (a driver may
+	// echo a password URL-escaped inside a connection string); values too
+	// short for it are cut raw.
+	vals := make([]*rotation.Secret, 0, len(secrets))
+	for _, v := range secrets {
+		if v != "" {
+			vals = append(vals, rotation.NewString(v))
+		}
+	}
+	msg := rotation.Scrub(errors.New(err.Error()), vals...).Error()
 	for _, v := range secrets {
 		if v != "" {
 			msg = strings.ReplaceAll(msg, v, "[REDACTED]")

@@ -85,6 +85,7 @@ func (p passwordService) change(ctx context.Context, req *strategy.ChangeRequest
 		if who.contained {
 			stmt = sqlSetUserPassword
 		}
+		s.secrets = append(s.secrets, pending.Password)
 		return s.exec(ctx, "setting the password as the admin", stmt, pending.Username, pending.Password)
 	}
 	// The old password is the one that logged in: req.Old is req.Login
