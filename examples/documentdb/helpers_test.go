@@ -75,13 +75,19 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+// freePorts returns n distinct free loopback ports: all are held open
+// together, so none is handed out twice.
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return ports, nil
 }
 
 // testServer returns the shared FerretDB server, starting it on first use.
@@ -95,22 +101,33 @@ func testServer(t testing.TB) *ferret {
 	return ferretSrv
 }
 
+// startFerret starts FerretDB, trying again on other ports when a port
+// was taken between choosing it and FerretDB binding it (other test
+// packages run at the same time).
 func startFerret(t testing.TB, bin string) (*ferret, error) {
+	var errs []error
+	for range 3 {
+		f, err := startFerretOnce(t, bin)
+		if err == nil {
+			return f, nil
+		}
+		errs = append(errs, err)
+	}
+	return nil, errors.Join(errs...)
+}
+
+func startFerretOnce(t testing.TB, bin string) (*ferret, error) {
 	dir, err := os.MkdirTemp("", "rotationkit-ferretdb-")
 	if err != nil {
 		return nil, err
 	}
 	f := &ferret{dir: dir, host: "127.0.0.1", adminUser: "rk_admin", adminPassword: "Adm1n-" + randHex(8), log: &strings.Builder{}}
-	if f.port, err = freePort(); err != nil {
-		return nil, err
-	}
-	if f.tlsPort, err = freePort(); err != nil {
-		return nil, err
-	}
-	debugPort, err := freePort()
+	ports, err := freePorts(3)
 	if err != nil {
 		return nil, err
 	}
+	f.port, f.tlsPort = ports[0], ports[1]
+	debugPort := ports[2]
 	f.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(f.port))
 	f.tlsAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(f.tlsPort))
 	caPEM, cert := dbsecrettest.NewCA(t, []string{"localhost"}, []net.IP{net.ParseIP("127.0.0.1")})
@@ -148,6 +165,12 @@ func startFerret(t testing.TB, bin string) (*ferret, error) {
 	if err := f.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %v", bin, err)
 	}
+	exited := make(chan struct{})
+	go func() {
+		// Process.Wait, not Cmd.Wait: stop calls Cmd.Wait.
+		_, _ = f.cmd.Process.Wait()
+		close(exited)
+	}()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -155,6 +178,12 @@ func startFerret(t testing.TB, bin string) (*ferret, error) {
 		cancel()
 		if err == nil {
 			return f, nil
+		}
+		select {
+		case <-exited:
+			_ = os.RemoveAll(f.dir)
+			return nil, fmt.Errorf("FerretDB exited before accepting a login (a port taken?); its log:\n%s", f.log.String())
+		default:
 		}
 		if time.Now().After(deadline) {
 			f.stop()
