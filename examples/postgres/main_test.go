@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/rotationkit/rotation"
+	"github.com/rotationkit/rotation/examples/internal/dbrotator"
 	"github.com/rotationkit/rotation/examples/internal/dbsecret"
 	"github.com/rotationkit/rotation/localsm"
 	"github.com/rotationkit/rotation/rotationtest"
@@ -158,7 +159,7 @@ func TestSingleAdminNeedsAllowedUsers(t *testing.T) {
 	if _, err := r.Create(context.Background(), rotationtest.NewCreateRequest("arn", "v2", rotation.NewString(`{"engine":"postgres","host":"h","username":"app","password":"p"}`), nil)); err != nil {
 		t.Errorf("Create without masterarn: %v", err)
 	}
-	// The strategy's own validation runs through validating and singleUser.
+	// The strategy's own validation runs through dbrotator.Validating and SingleUser.
 	v, ok := r.(interface{ Validate() error })
 	if !ok {
 		t.Fatal("the rotator has no Validate method")
@@ -166,7 +167,7 @@ func TestSingleAdminNeedsAllowedUsers(t *testing.T) {
 	if err := v.Validate(); err != nil {
 		t.Errorf("Validate: %v", err)
 	}
-	bad := &validating{next: &singleUser{own: &strategy.SingleUser{Service: &service{}}, withAdmin: &strategy.SingleUser{Service: &service{}, AdminSecret: &strategy.AdminSecret{Client: oneSecret("{}")}}}}
+	bad := &dbrotator.Validating{Next: &dbrotator.SingleUser{Own: &strategy.SingleUser{Service: &service{}}, Admin: &strategy.SingleUser{Service: &service{}, AdminSecret: &strategy.AdminSecret{Client: oneSecret("{}")}}}, Family: dbsecret.PostgreSQL}
 	if _, err := rotation.New(localsm.New(localsm.Options{}), bad); err == nil || !strings.Contains(err.Error(), "AllowedUsers") {
 		t.Errorf("rotation.New with an admin and no AllowedUsers: %v", err)
 	}

@@ -1,13 +1,13 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/rotationkit/rotation"
 	"github.com/rotationkit/rotation/examples/internal/connstr"
+	"github.com/rotationkit/rotation/examples/internal/dbrotator"
 	"github.com/rotationkit/rotation/examples/internal/dbsecret"
 	"github.com/rotationkit/rotation/strategy"
 )
@@ -165,9 +165,9 @@ func newRotator(c config, sm strategy.SecretReader) (rotation.Rotator, error) {
 	var r rotation.Rotator
 	switch c.mode {
 	case ModeSingle:
-		s := &singleUser{own: &strategy.SingleUser{Service: svc, Policy: c.policy}}
+		s := &dbrotator.SingleUser{Own: &strategy.SingleUser{Service: svc, Policy: c.policy}}
 		if len(c.allowedUsers) > 0 {
-			s.withAdmin = &strategy.SingleUser{Service: svc, Policy: c.policy, AdminSecret: &admin, AllowedUsers: c.allowedUsers}
+			s.Admin = &strategy.SingleUser{Service: svc, Policy: c.policy, AdminSecret: &admin, AllowedUsers: c.allowedUsers}
 		}
 		r = s
 	case ModeAlternating, ModeAlternatingPrecreated:
@@ -176,7 +176,7 @@ func newRotator(c config, sm strategy.SecretReader) (rotation.Rotator, error) {
 			AdminSecret:   admin,
 			Policy:        c.policy,
 			Suffix:        c.suffix,
-			MaxNameLength: maxNameBytes, // counted in characters there; bytes are checked below
+			MaxNameLength: maxNameBytes, // counted in characters there; bytes are checked by Validating
 		}
 		if c.mode == ModeAlternatingPrecreated {
 			a.Users = c.users
@@ -185,124 +185,11 @@ func newRotator(c config, sm strategy.SecretReader) (rotation.Rotator, error) {
 	default:
 		return nil, fmt.Errorf("unknown mode %q", c.mode)
 	}
+	// The current value is checked before anything is created, so a
+	// malformed secret fails createSecret naming the field, and the hooks
+	// refuse pending user names and passwords Redshift would refuse.
+	v := &dbrotator.Validating{Next: r, Family: dbsecret.Redshift, CheckUser: func(u string) error { return checkUser(dbsecret.FieldUsername, u) }, CheckPassword: checkPassword}
 	// Connection strings in the secret (connectionString, jdbcUrl, ...)
 	// follow the pending credential; see package connstr.
-	return &connstr.Rotator{Next: &validating{next: r}, Fields: c.connFields, DefaultPort: dbsecret.Redshift.DefaultPort()}, nil
-}
-
-// singleUser is single-user rotation that uses the admin secret when the
-// secret names one in "masterarn" and the user's own password otherwise,
-// decided per secret and per invocation. withAdmin is nil when
-// ALLOWED_USERS is not set: a secret with "masterarn" is then refused,
-// since its "username" alone would decide whose password the admin
-// resets.
-type singleUser struct {
-	own, withAdmin *strategy.SingleUser
-}
-
-// Validate checks both strategies' configurations (rotation.New calls it
-// through validating).
-func (s *singleUser) Validate() error {
-	if err := s.own.Validate(); err != nil {
-		return err
-	}
-	if s.withAdmin != nil {
-		return s.withAdmin.Validate()
-	}
-	return nil
-}
-
-// adminFor returns the strategy for a value with "masterarn", or an error
-// naming ALLOWED_USERS when there is none.
-func (s *singleUser) adminFor(v *rotation.Secret) (*strategy.SingleUser, bool, error) {
-	arn, ok, _ := v.Lookup(dbsecret.FieldMasterARN)
-	if !ok || arn == "" {
-		return nil, false, nil
-	}
-	if s.withAdmin == nil {
-		return nil, true, fmt.Errorf("the secret names an admin secret in field %q, but %s is not set in the function's configuration: list (comma-separated) the users the admin credential may change; without it, anyone who can write this secret could have the admin reset the password of any role", dbsecret.FieldMasterARN, envAllowedUsers)
-	}
-	return s.withAdmin, true, nil
-}
-
-func (s *singleUser) Create(ctx context.Context, req *rotation.CreateRequest) (*rotation.CreateResponse, error) {
-	// Refuse up front, before a pending value exists.
-	current, err := req.Current(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if _, _, err := s.adminFor(current); err != nil {
-		return nil, err
-	}
-	return s.own.Create(ctx, req)
-}
-
-func (s *singleUser) Set(ctx context.Context, req *rotation.SetRequest) (*rotation.SetResponse, error) {
-	a, ok, err := s.adminFor(req.Pending)
-	if err != nil {
-		return nil, err
-	}
-	if ok {
-		return a.Set(ctx, req)
-	}
-	return s.own.Set(ctx, req)
-}
-
-func (s *singleUser) Test(ctx context.Context, req *rotation.TestRequest) (*rotation.TestResponse, error) {
-	return s.own.Test(ctx, req)
-}
-
-// validating checks the current value before anything is created, so a
-// malformed secret fails createSecret with a message naming the field,
-// and refuses pending user names and passwords Redshift would refuse.
-type validating struct {
-	next rotation.Rotator
-}
-
-// Validate is next's, so rotation.New checks the strategy's
-// configuration.
-func (v *validating) Validate() error {
-	if n, ok := v.next.(rotation.Validator); ok {
-		return n.Validate()
-	}
-	return nil
-}
-
-func (v *validating) Create(ctx context.Context, req *rotation.CreateRequest) (*rotation.CreateResponse, error) {
-	current, err := req.Current(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := dbsecret.Parse(current, dbsecret.Redshift); err != nil {
-		return nil, fmt.Errorf("the AWSCURRENT value: %w", err)
-	}
-	resp, err := v.next.Create(ctx, req)
-	if err != nil {
-		return nil, err
-	}
-	if resp != nil && resp.Pending != nil {
-		user, err := resp.Pending.Get(dbsecret.FieldUsername)
-		if err != nil {
-			return nil, err
-		}
-		if err := checkUser(dbsecret.FieldUsername, user); err != nil {
-			return nil, err
-		}
-		pw, err := resp.Pending.Get(dbsecret.FieldPassword)
-		if err != nil {
-			return nil, err
-		}
-		if err := checkPassword(pw); err != nil {
-			return nil, err
-		}
-	}
-	return resp, nil
-}
-
-func (v *validating) Set(ctx context.Context, req *rotation.SetRequest) (*rotation.SetResponse, error) {
-	return v.next.Set(ctx, req)
-}
-
-func (v *validating) Test(ctx context.Context, req *rotation.TestRequest) (*rotation.TestResponse, error) {
-	return v.next.Test(ctx, req)
+	return &connstr.Rotator{Next: v, Fields: c.connFields, DefaultPort: dbsecret.Redshift.DefaultPort()}, nil
 }
