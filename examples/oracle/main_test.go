@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/rotationkit/rotation"
+	"github.com/rotationkit/rotation/examples/internal/dbsecret"
 	"github.com/rotationkit/rotation/localsm"
 	"github.com/rotationkit/rotation/rotationtest"
 )
@@ -31,7 +32,7 @@ func TestLoadSettings(t *testing.T) {
 		{"policy without punctuation", map[string]string{envMode: "single", "EXCLUDE_CHARACTERS": "", "EXCLUDE_PUNCTUATION": "true"}, ""},
 		{"password too long", map[string]string{envMode: "single", "PASSWORD_LENGTH": "31"}, "PASSWORD_LENGTH"},
 		{"password too short", map[string]string{envMode: "single", "PASSWORD_LENGTH": "7"}, "PASSWORD_LENGTH"},
-		{"bad timeout", map[string]string{envMode: "single", envConnectTimeout: "-1s"}, envConnectTimeout},
+		{"bad timeout", map[string]string{envMode: "single", dbsecret.EnvConnectTimeout: "-1s"}, dbsecret.EnvConnectTimeout},
 	} {
 		s, err := loadSettings(mapLookup(tc.env))
 		switch {

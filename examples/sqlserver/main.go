@@ -41,7 +41,6 @@ package main
 import (
 	"context"
 	"database/sql/driver"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -94,20 +93,20 @@ func main() {
 // EXCLUDE_LOWERCASE, REQUIRE_EACH_INCLUDED_TYPE), ALLOWED_USERS,
 // DB_ADMIN_ENDPOINT, DB_ADMIN_ALLOW_PLAINTEXT, TEST_SECRET_ATTEMPTS and
 // TEST_SECRET_BACKOFF.
+// The variables the examples share, read by dbsecret.SettingsFromEnv.
 const (
-	envMode           = "ROTATION_MODE"            // single | alternating | alternating-precreated
-	envUsers          = "ROTATION_USERS"           // alternating-precreated: "user1,user2" or a JSON array
-	envSuffix         = "ROTATION_CLONE_SUFFIX"    // alternating: default "_clone"
-	envCABundle       = "ROTATION_CA_BUNDLE"       // comma-separated PEM files replacing the default CA bundles
-	envConnectTimeout = "ROTATION_CONNECT_TIMEOUT" // Go duration, default 5s
+	envMode     = dbsecret.EnvMode
+	envUsers    = dbsecret.EnvUsers
+	envSuffix   = dbsecret.EnvSuffix
+	envCABundle = dbsecret.EnvCABundle
 )
 
-type mode string
+type mode = dbsecret.Mode
 
 const (
-	modeSingle      mode = "single"
-	modeAlternating mode = "alternating"
-	modePrecreated  mode = "alternating-precreated"
+	modeSingle      = dbsecret.ModeSingle
+	modeAlternating = dbsecret.ModeAlternating
+	modePrecreated  = dbsecret.ModePrecreated
 )
 
 // settings is the function's configuration, read once in main.
@@ -133,73 +132,10 @@ type settings struct {
 // loadSettings reads the configuration through lookup (os.LookupEnv).
 // Errors name the variable, never a value.
 func loadSettings(lookup func(string) (string, bool)) (settings, error) {
-	get := func(name string) string {
-		v, _ := lookup(name)
-		return strings.TrimSpace(v)
-	}
-	s := settings{timeout: 5 * time.Second, suffix: get(envSuffix)}
-	switch m := mode(strings.ToLower(get(envMode))); m {
-	case modeSingle, modeAlternating, modePrecreated:
-		s.mode = m
-	case "":
-		return s, fmt.Errorf("%s is not set; want %s, %s or %s", envMode, modeSingle, modeAlternating, modePrecreated)
-	default:
-		return s, fmt.Errorf("%s is not one of %s, %s, %s", envMode, modeSingle, modeAlternating, modePrecreated)
-	}
-	users := get(envUsers)
-	switch {
-	case s.mode == modePrecreated && users == "":
-		return s, fmt.Errorf("%s=%s needs %s, the two pre-created users (\"user1,user2\" or a JSON array)", envMode, modePrecreated, envUsers)
-	case s.mode != modePrecreated && users != "":
-		return s, fmt.Errorf("%s is set but %s is not %s", envUsers, envMode, modePrecreated)
-	case users != "":
-		var list []string
-		if strings.HasPrefix(users, "[") {
-			if err := json.Unmarshal([]byte(users), &list); err != nil {
-				return s, fmt.Errorf("%s is not a JSON array of strings", envUsers)
-			}
-		} else {
-			list = strings.Split(users, ",")
-		}
-		if len(list) != 2 {
-			return s, fmt.Errorf("%s must name two different users", envUsers)
-		}
-		a, b := strings.TrimSpace(list[0]), strings.TrimSpace(list[1])
-		if a == "" || b == "" || strings.EqualFold(a, b) {
-			return s, fmt.Errorf("%s must name two different users (SQL Server compares names without case by default)", envUsers)
-		}
-		for _, u := range []string{a, b} {
-			if err := checkName("a user of "+envUsers, u); err != nil {
-				return s, err
-			}
-		}
-		s.users = [2]string{a, b}
-	}
-	allowed, err := dbsecret.AllowedUsersFromEnv(lookup)
+	c, err := dbsecret.SettingsFromEnv(lookup, dbsecret.SettingsOptions{SameUser: strings.EqualFold, SameUserHint: "(SQL Server compares names without case by default)", CheckUser: checkName})
+	s := settings{mode: c.Mode, users: c.Users, suffix: c.Suffix, caFiles: c.CAFiles, timeout: c.ConnectTimeout, allowedUsers: c.AllowedUsers}
 	if err != nil {
 		return s, err
-	}
-	if len(allowed) > 0 && s.mode != modeSingle {
-		return s, fmt.Errorf("%s is set but %s is not %s (the alternating modes change only the secret's user and its alternate)", dbsecret.EnvAllowedUsers, envMode, modeSingle)
-	}
-	for _, u := range allowed {
-		if err := checkName("an entry of "+dbsecret.EnvAllowedUsers, u); err != nil {
-			return s, err
-		}
-	}
-	s.allowedUsers = allowed
-	if s.suffix != "" && s.mode != modeAlternating {
-		return s, fmt.Errorf("%s is set but %s is not %s", envSuffix, envMode, modeAlternating)
-	}
-	if s.caFiles, err = dbsecret.CAFilesFromEnv(lookup, envCABundle, ","); err != nil {
-		return s, err
-	}
-	if v := get(envConnectTimeout); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			return s, fmt.Errorf("%s must be a positive Go duration such as 5s", envConnectTimeout)
-		}
-		s.timeout = d
 	}
 	if s.admin, err = dbsecret.AdminPolicyFromEnv(dbsecret.SQLServer, lookup); err != nil {
 		return s, err

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/rotationkit/rotation"
+	"github.com/rotationkit/rotation/examples/internal/dbsecret"
 	"github.com/rotationkit/rotation/localsm"
 	"github.com/rotationkit/rotation/rotationtest"
 )
@@ -29,7 +30,7 @@ func TestLoadSettings(t *testing.T) {
 		{"allowed users outside single", map[string]string{envMode: "alternating", "ALLOWED_USERS": "app"}, "ALLOWED_USERS"},
 		{"CA bundle missing", map[string]string{envMode: "single", envCABundle: "/nonexistent/ca.pem"}, envCABundle},
 		{"CA bundle", map[string]string{envMode: "single", envCABundle: ca.file}, ""},
-		{"bad timeout", map[string]string{envMode: "single", envConnectTimeout: "soon"}, envConnectTimeout},
+		{"bad timeout", map[string]string{envMode: "single", dbsecret.EnvConnectTimeout: "soon"}, dbsecret.EnvConnectTimeout},
 		{"password too long", map[string]string{envMode: "single", "PASSWORD_LENGTH": "129"}, "PASSWORD_LENGTH"},
 		{"password too short", map[string]string{envMode: "single", "PASSWORD_LENGTH": "7"}, "PASSWORD_LENGTH"},
 		{"admin endpoint", map[string]string{envMode: "single", "DB_ADMIN_ENDPOINT": "db.example.com"}, "DB_ADMIN_ENDPOINT"},
