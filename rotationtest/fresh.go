@@ -154,10 +154,14 @@ type childStart struct {
 }
 
 type childRequest struct {
-	Op   string          `json:",omitempty"` // a rotation.Client method
-	In   json.RawMessage `json:",omitempty"`
-	Done bool            `json:",omitempty"` // the invocation returned
-	Err  *string         `json:",omitempty"` // its error, with Done
+	Op string          `json:",omitempty"` // a rotation.Client method
+	In json.RawMessage `json:",omitempty"`
+	// MaxAttempts is the SDK attempts the call's options allow (0: the
+	// client's own), so that a handler's per-call retry settings (its
+	// writes go out with retries off) apply in the parent too.
+	MaxAttempts int     `json:",omitempty"`
+	Done        bool    `json:",omitempty"` // the invocation returned
+	Err         *string `json:",omitempty"` // its error, with Done
 }
 
 type childAnswer struct {
@@ -221,32 +225,36 @@ func (w *wireError) toError() error {
 
 // callFromChild runs one Secrets Manager call a child asked for, with the
 // invocation's context.
-func callFromChild(ctx context.Context, c rotation.Client, op string, in json.RawMessage) (any, error) {
+func callFromChild(ctx context.Context, c rotation.Client, op string, in json.RawMessage, maxAttempts int) (any, error) {
+	var opts []func(*secretsmanager.Options)
+	if maxAttempts > 0 {
+		opts = append(opts, func(o *secretsmanager.Options) { o.RetryMaxAttempts = maxAttempts })
+	}
 	switch op {
 	case "DescribeSecret":
 		var v secretsmanager.DescribeSecretInput
 		if err := json.Unmarshal(in, &v); err != nil {
 			return nil, err
 		}
-		return c.DescribeSecret(ctx, &v)
+		return c.DescribeSecret(ctx, &v, opts...)
 	case "GetSecretValue":
 		var v secretsmanager.GetSecretValueInput
 		if err := json.Unmarshal(in, &v); err != nil {
 			return nil, err
 		}
-		return c.GetSecretValue(ctx, &v)
+		return c.GetSecretValue(ctx, &v, opts...)
 	case "PutSecretValue":
 		var v secretsmanager.PutSecretValueInput
 		if err := json.Unmarshal(in, &v); err != nil {
 			return nil, err
 		}
-		return c.PutSecretValue(ctx, &v)
+		return c.PutSecretValue(ctx, &v, opts...)
 	case "UpdateSecretVersionStage":
 		var v secretsmanager.UpdateSecretVersionStageInput
 		if err := json.Unmarshal(in, &v); err != nil {
 			return nil, err
 		}
-		return c.UpdateSecretVersionStage(ctx, &v)
+		return c.UpdateSecretVersionStage(ctx, &v, opts...)
 	}
 	return nil, fmt.Errorf("rotationtest: unknown operation %q from a child process", op)
 }
@@ -349,7 +357,7 @@ func (e *env) serveParent(ctx context.Context, ev events.SecretsManagerSecretRot
 			return errors.New(*r.Err), true
 		}
 		var a childAnswer
-		out, err := callFromChild(ctx, client, r.Op, r.In)
+		out, err := callFromChild(ctx, client, r.Op, r.In, r.MaxAttempts)
 		if err != nil {
 			a.Err = toWire(err)
 		} else if a.Out, err = json.Marshal(out); err != nil {
@@ -377,14 +385,18 @@ type pipeClient struct {
 	dec *json.Decoder
 }
 
-func (c *pipeClient) do(op string, in, out any) error {
+func (c *pipeClient) do(op string, in any, optFns []func(*secretsmanager.Options), out any) error {
 	raw, err := json.Marshal(in)
 	if err != nil {
 		return err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.enc.Encode(childRequest{Op: op, In: raw}); err != nil {
+	var o secretsmanager.Options
+	for _, fn := range optFns {
+		fn(&o)
+	}
+	if err := c.enc.Encode(childRequest{Op: op, In: raw, MaxAttempts: o.RetryMaxAttempts}); err != nil {
 		return fmt.Errorf("rotationtest: child process: sending %s: %w", op, err)
 	}
 	var a childAnswer
@@ -397,33 +409,33 @@ func (c *pipeClient) do(op string, in, out any) error {
 	return json.Unmarshal(a.Out, out)
 }
 
-func (c *pipeClient) DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error) {
+func (c *pipeClient) DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error) {
 	var out secretsmanager.DescribeSecretOutput
-	if err := c.do("DescribeSecret", in, &out); err != nil {
+	if err := c.do("DescribeSecret", in, optFns, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
 }
 
-func (c *pipeClient) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+func (c *pipeClient) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
 	var out secretsmanager.GetSecretValueOutput
-	if err := c.do("GetSecretValue", in, &out); err != nil {
+	if err := c.do("GetSecretValue", in, optFns, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
 }
 
-func (c *pipeClient) PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error) {
+func (c *pipeClient) PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error) {
 	var out secretsmanager.PutSecretValueOutput
-	if err := c.do("PutSecretValue", in, &out); err != nil {
+	if err := c.do("PutSecretValue", in, optFns, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
 }
 
-func (c *pipeClient) UpdateSecretVersionStage(ctx context.Context, in *secretsmanager.UpdateSecretVersionStageInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.UpdateSecretVersionStageOutput, error) {
+func (c *pipeClient) UpdateSecretVersionStage(ctx context.Context, in *secretsmanager.UpdateSecretVersionStageInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.UpdateSecretVersionStageOutput, error) {
 	var out secretsmanager.UpdateSecretVersionStageOutput
-	if err := c.do("UpdateSecretVersionStage", in, &out); err != nil {
+	if err := c.do("UpdateSecretVersionStage", in, optFns, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
